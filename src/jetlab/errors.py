@@ -1,0 +1,26 @@
+"""Exceptions with a message fit for one line of CLI output.
+
+Every error a user can cause derives from :class:`JetlabError`; the CLI prints
+``jetlab: error: <message>`` and exits with status 2. Messages name the file or
+argument and the problem.
+"""
+
+from __future__ import annotations
+
+__all__ = ["JetlabError", "InputError", "FormatError", "UsageError"]
+
+
+class JetlabError(Exception):
+    """Base class of every error jetlab reports to a user."""
+
+
+class InputError(JetlabError):
+    """A file or directory cannot be read: missing, corrupt, truncated or inconsistent."""
+
+
+class FormatError(InputError):
+    """A file is readable but not in any layout jetlab knows, or its content is invalid."""
+
+
+class UsageError(JetlabError):
+    """A flag or argument has a bad value (negative count, unknown class name, ...)."""

@@ -1,0 +1,1 @@
+"""Reading and writing jets: the jetlab format, foreign public datasets, ``open(path)``."""

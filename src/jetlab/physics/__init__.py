@@ -1,0 +1,1 @@
+"""Jet physics: kinematics helpers and substructure observables (pure functions)."""
