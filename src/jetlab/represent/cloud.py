@@ -1,0 +1,58 @@
+"""Point clouds: coordinates, features and mask per particle, for PointNet, ParticleNet and ParT.
+
+``points`` (N, P, 2) are (Δη, Δφ) relative to the jet axis (Δφ wrapped into [-π, π)); they define
+neighbourhoods (kNN in ParticleNet's first EdgeConv). ``x`` (N, P, F) are the named features of
+:mod:`jetlab.represent.sequence`; ``mask`` (N, P) bool is True for real particles. Padded slots are
+exactly 0 in ``points``, ``x`` and :func:`four_momenta`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from jetlab.io.jets import Jets
+from jetlab.represent.sequence import ParticleView, stack_features
+
+__all__ = ["point_cloud", "four_momenta"]
+
+
+def point_cloud(
+    jets: Jets, features: Sequence[str] | None = None, max_particles: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(points, x, mask)`` of every jet.
+
+    Arguments:
+        jets: N jets with P particle slots.
+        features: particle feature names (None = :func:`~jetlab.represent.sequence.default_features`).
+        max_particles: keep the first (hardest) slots, or zero-pad up to this many.
+
+    Returns:
+        ``points`` (N, P, 2) float32 (Δη, Δφ), ``x`` (N, P, F) float32, ``mask`` (N, P) bool
+        (True = real particle).
+
+    Example:
+        >>> points, x, mask = point_cloud(Jets.empty(max_particles=5), features=["deta", "dphi"])
+        >>> points.shape, x.shape, mask.shape
+        ((0, 5, 2), (0, 5, 2), (0, 5))
+    """
+    view = ParticleView(jets, max_particles)
+    x = stack_features(view, features)  # (N, P, F)
+    points = np.stack(view.deta_dphi, axis=-1).astype(np.float32)  # (N, P, 2)
+    return points, x, view.mask
+
+
+def four_momenta(jets: Jets, max_particles: int | None = None) -> np.ndarray:
+    """(N, P, 4) float32 four-momenta (E, px, py, pz) in GeV, 0 at padded slots.
+
+    For pairwise features (ParT interaction matrix: ln Δ, ln kT, ln z, ln m²) and Lorentz-equivariant
+    models (LorentzNet), which need the momenta rather than the relative coordinates.
+
+    Example:
+        >>> four_momenta(Jets.empty(max_particles=3)).shape
+        (0, 3, 4)
+    """
+    view = ParticleView(jets, max_particles)
+    p4 = np.stack([view.column(c) for c in ("E", "px", "py", "pz")], axis=-1)  # (N, P, 4)
+    return p4.astype(np.float32)
