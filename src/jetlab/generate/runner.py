@@ -86,7 +86,9 @@ def _run(cfg: GenerateConfig, todo: list[ShardTask], total: int, done: int) -> N
         bar.set_postfix(events=events[0], refresh=False)
 
     with bar:
-        if cfg.workers == 1:
+        if not todo:
+            return
+        if cfg.workers == 1 or len(todo) == 1:
             for task in todo:
                 make_shard(cfg, task, update)
             return

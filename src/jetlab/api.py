@@ -1,0 +1,69 @@
+"""The Python API behind each CLI command (the CLI only parses, calls these, and prints).
+
+>>> import jetlab.api as jl                                   # doctest: +SKIP
+>>> jl.generate("data", jets_per_class=200, seed=7, workers=2)  # doctest: +SKIP
+>>> jets = jl.open("data")                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jetlab.io import open_jets as open  # noqa: A001 - jetlab.api.open(path)
+
+__all__ = ["open", "generate", "merge", "info", "plot", "convert", "quickstart"]
+
+PathLike = str | os.PathLike[str]
+
+
+def generate(out: PathLike, **settings: Any) -> dict[str, Any]:
+    """Generate a labelled jet dataset into ``out``; keywords are :class:`GenerateConfig` fields."""
+    from jetlab.generate.config import GenerateConfig
+    from jetlab.generate.runner import generate as _generate
+
+    return _generate(GenerateConfig(out=Path(out), **settings))
+
+
+def merge(sources: list[PathLike], out: PathLike | None = None) -> Path:
+    """Join ``--shard i/N`` slices into one dataset (or rebuild a manifest in place)."""
+    from jetlab.generate.runner import merge as _merge
+
+    return _merge(sources, out)
+
+
+def info(path: PathLike) -> dict[str, Any]:
+    """Summary of any supported dataset: format, jets per class, features, ranges."""
+    from jetlab.report.summary import summarize
+
+    return summarize(open(path))
+
+
+def plot(path: PathLike, out: PathLike) -> list[Path]:
+    """HLF distributions, average jet images, multiplicity and groomed mass per class (PNGs)."""
+    from jetlab.report.plots import plot_dataset
+
+    return plot_dataset(open(path), Path(out))
+
+
+def convert(path: PathLike, out: PathLike, to: str = "hls4ml", n_particles: int = 100) -> list[Path]:
+    """Write a dataset in a foreign layout (for now ``hls4ml``, so the course notebooks run on it)."""
+    from jetlab.errors import UsageError
+
+    if to != "hls4ml":
+        raise UsageError(f"--to: unknown target {to!r} (known: hls4ml)")
+    from jetlab.io.convert import to_hls4ml
+
+    return to_hls4ml(open(path), Path(out), n_particles=n_particles)
+
+
+def quickstart(out: PathLike = "quickstart", jets_per_class: int = 400, workers: int | None = None,
+               seed: int = 0) -> dict[str, Any]:
+    """The default demo: a small generated dataset and its plots, in a few minutes on 2 cores."""
+    out = Path(out)
+    workers = workers or max(1, min(os.cpu_count() or 1, 8))
+    summary = generate(out / "data", jets_per_class=jets_per_class, seed=seed, workers=workers,
+                       shard_size=max(50, jets_per_class // max(1, workers // 2 or 1)))
+    plots = plot(out / "data", out / "plots")
+    return {"dataset": str(out / "data"), "generate": summary, "plots": [str(p) for p in plots]}

@@ -1,0 +1,145 @@
+"""The ``jetlab`` command line. Thin: parse, call :mod:`jetlab.api`, print.
+
+Every user error ends as one line ``jetlab: error: ...`` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from jetlab import __version__
+from jetlab.errors import JetlabError
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line instead of usage + message
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _pair(flag: str):  # noqa: ANN202
+    def parse(text: str) -> tuple[float, float]:
+        try:
+            lo, hi = (float(s) for s in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected LOW,HIGH in GeV, got {text!r}") from None
+        if not 0 < lo < hi:
+            raise argparse.ArgumentTypeError(f"needs 0 < LOW < HIGH, got {text!r}")
+        return lo, hi
+
+    parse.__name__ = flag
+    return parse
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _add_generate(sub: Any) -> None:
+    p = sub.add_parser("generate", help="generate labelled jets with Pythia 8 + FastJet",
+                       description="Generate g/q/W/Z/top jets (anti-kT) into HDF5 shards + manifest.json. "
+                                   "Resumable: rerunning the same command skips whole shards.")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--classes", default="g,q,w,z,t", help="classes to generate (default g,q,w,z,t)")
+    p.add_argument("--jets-per-class", type=_positive, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=_positive, default=1, help="parallel processes")
+    p.add_argument("--max-particles", type=_positive, default=150, help="constituents stored per jet")
+    p.add_argument("--pt-range", type=_pair("pt-range"), default=(950.0, 1050.0), help="jet pT window, GeV")
+    p.add_argument("--pthat-range", type=_pair("pthat-range"), default=None,
+                   help="Pythia pT-hat window, GeV (default: 0.9 x low .. 1.1 x high of --pt-range)")
+    p.add_argument("--eta-max", type=float, default=2.5, help="jet |eta| cut")
+    p.add_argument("--radius", type=float, default=0.8, help="anti-kT R")
+    p.add_argument("--detector", choices=("none", "simple"), default="none")
+    p.add_argument("--shard-size", type=_positive, default=500, help="jets per shard file")
+    p.add_argument("--shard", default=None, metavar="I/N", help="make only slice I of N (batch array jobs)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="jetlab", description="Deep learning on collider jets.")
+    parser.add_argument("--version", action="version", version=f"jetlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    _add_generate(sub)
+    p = sub.add_parser("merge", help="join --shard slices into one dataset (or rebuild a manifest)")
+    p.add_argument("sources", nargs="+", help="directories holding shards")
+    p.add_argument("--out", default=None, help="destination (default: the first source, in place)")
+    p = sub.add_parser("info", help="summarize any supported dataset")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser("plot", help="dataset plots: HLF per class, average jet images, multiplicity")
+    p.add_argument("path")
+    p.add_argument("--out", required=True, help="directory for the PNGs")
+    p = sub.add_parser("convert", help="write a dataset in another layout (hls4ml, for the course notebooks)")
+    p.add_argument("path")
+    p.add_argument("--to", default="hls4ml", choices=("hls4ml",))
+    p.add_argument("--out", required=True)
+    p.add_argument("--n-particles", type=_positive, default=100, help="constituents per jet in the output")
+    p = sub.add_parser("quickstart", help="the demo: a small dataset and its plots, a few minutes on 2 cores")
+    p.add_argument("--out", default="quickstart")
+    p.add_argument("--jets-per-class", type=_positive, default=400)
+    p.add_argument("--workers", type=_positive, default=None)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    import jetlab.api as api
+
+    if args.command == "generate":
+        from jetlab.generate.config import parse_slice
+
+        res = api.generate(args.out, classes=tuple(args.classes.split(",")), jets_per_class=args.jets_per_class,
+                           seed=args.seed, workers=args.workers, max_particles=args.max_particles,
+                           pt_range=args.pt_range, pthat_range=args.pthat_range, eta_max=args.eta_max,
+                           radius=args.radius, detector=args.detector, shard_size=args.shard_size,
+                           slice=parse_slice(args.shard) if args.shard else (0, 1), progress=not args.no_progress)
+        done = "dataset complete" if "manifest" in res else f"{res['missing']} shard(s) of other slices missing"
+        print(f"{args.out}: {res['shards_made']} shard(s) made, {res['shards_skipped']} already whole; {done}")
+    elif args.command == "merge":
+        print(f"wrote {api.merge(args.sources, args.out)}")
+    elif args.command == "info":
+        summary = api.info(args.path)
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            from jetlab.report.summary import format_summary
+
+            print(format_summary(summary))
+    elif args.command == "plot":
+        for path in api.plot(args.path, args.out):
+            print(path)
+    elif args.command == "convert":
+        for path in api.convert(args.path, args.out, to=args.to, n_particles=args.n_particles):
+            print(path)
+    elif args.command == "quickstart":
+        res = api.quickstart(args.out, jets_per_class=args.jets_per_class, workers=args.workers)
+        print(f"dataset: {res['dataset']}\nplots:\n  " + "\n  ".join(res["plots"]))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except JetlabError as e:
+        print(f"jetlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("jetlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

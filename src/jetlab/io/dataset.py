@@ -1,0 +1,128 @@
+"""Opening any supported source as :class:`~jetlab.io.jets.Jets`, lazily for jetlab datasets.
+
+``open(path)`` accepts a jetlab dataset directory (``manifest.json`` + shards), a single
+jetlab shard, or a file of a public dataset (hls4ml, Top Tagging, quark-gluon, JetNet;
+see :mod:`jetlab.io.readers`). ``open(path, lazy=True)`` on a jetlab directory gives a
+:class:`ShardedDataset` that reads only the shards a slice touches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from jetlab.errors import FormatError, InputError
+from jetlab.io.format import MANIFEST, is_jetlab_shard, read_manifest, read_shard
+from jetlab.io.jets import Jets
+
+__all__ = ["open_jets", "ShardedDataset", "detect_format"]
+
+
+class ShardedDataset:
+    """A jetlab dataset directory, read shard by shard on demand.
+
+    ``len(ds)``, ``ds.labels`` (loaded once, small) and ``ds[index]`` -> :class:`Jets` for a
+    slice, integer array or boolean mask; ``ds.load()`` reads everything.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.manifest = read_manifest(self.directory)
+        self.files = [self.directory / s["file"] for s in self.manifest["shards"]]
+        counts = [int(s.get("n_jets", 0)) for s in self.manifest["shards"]]
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._labels: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {"format": "jetlab", "path": str(self.directory), "settings": self.manifest.get("settings", {}),
+                "versions": self.manifest.get("versions", {})}
+
+    @property
+    def labels(self) -> np.ndarray:
+        if self._labels is None:
+            parts = []
+            for f, n in zip(self.files, np.diff(self.offsets)):
+                try:
+                    with h5py.File(f, "r") as h:
+                        parts.append(np.asarray(h["labels"][:], np.int64))
+                except (OSError, KeyError) as e:
+                    raise InputError(f"{f}: unreadable shard ({e})") from None
+                if len(parts[-1]) != n:
+                    raise FormatError(f"{f}: holds {len(parts[-1])} jets, manifest says {n}")
+            self._labels = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        return self._labels
+
+    def iter_shards(self) -> Iterator[Jets]:
+        for f in self.files:
+            yield read_shard(f)
+
+    def load(self) -> Jets:
+        jets = Jets.concatenate(list(self.iter_shards()))
+        jets.meta = self.meta
+        return jets
+
+    def __getitem__(self, index: Any) -> Jets:
+        rows = np.arange(len(self))[index]
+        rows = np.atleast_1d(rows)
+        order = np.argsort(rows, kind="stable")
+        parts = []
+        shard_of = np.searchsorted(self.offsets, rows[order], side="right") - 1
+        for s in np.unique(shard_of):
+            local = rows[order][shard_of == s] - self.offsets[s]
+            lo, hi = int(local.min()), int(local.max()) + 1
+            parts.append(read_shard(self.files[s], lo, hi)[local - lo])
+        if not parts:
+            return Jets.empty()
+        jets = Jets.concatenate(parts)[np.argsort(order, kind="stable")]
+        jets.meta = self.meta
+        return jets
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """``"jetlab"``, ``"jetlab-shard"`` or a foreign format name; :class:`InputError` otherwise."""
+    from jetlab.io.readers import sniff
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if path.is_dir():
+        if (path / MANIFEST).is_file():
+            return "jetlab"
+        if any(path.glob("*.h5")):
+            raise InputError(f"{path}: shards but no {MANIFEST} (unfinished generation? run 'jetlab merge {path}')")
+        raise InputError(f"{path}: directory holds no jetlab dataset")
+    if path.stat().st_size == 0:
+        raise FormatError(f"{path}: empty file")
+    if h5py.is_hdf5(path):
+        try:
+            with h5py.File(path, "r") as f:
+                if is_jetlab_shard(f):
+                    return "jetlab-shard"
+        except OSError as e:
+            raise InputError(f"{path}: unreadable HDF5 file ({str(e).splitlines()[0][:120]})") from None
+    fmt = sniff(path)
+    if fmt is None:
+        raise FormatError(f"{path}: not a format jetlab reads (jetlab, hls4ml, Top Tagging, quark-gluon npz, JetNet)")
+    return fmt
+
+
+def open_jets(path: str | os.PathLike[str], lazy: bool = False) -> Jets | ShardedDataset:
+    """Open any supported dataset; see the module docstring."""
+    fmt = detect_format(path)
+    if fmt == "jetlab":
+        ds = ShardedDataset(path)
+        return ds if lazy else ds.load()
+    if fmt == "jetlab-shard":
+        return read_shard(path)
+    from jetlab.io.readers import read_foreign
+
+    return read_foreign(path, fmt)
