@@ -161,10 +161,12 @@ def merge(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]
     if len(settings) != 1:
         raise InputError("shards were made with different settings; they cannot be merged")
     first = next(iter(infos.values()))
-    classes = tuple(sorted({i["class"] for i in infos.values()}, key="gqwzt".index))
-    per_class = {c: sum(i["n_jets"] for i in infos.values() if i["class"] == c) for c in classes}
+    plans = {str(i.get("plan")) for i in infos.values()}
+    if len(plans) != 1 or "plan" not in first:
+        raise InputError("shards belong to different generation plans; they cannot be merged")
     s = first["settings"]
-    cfg = GenerateConfig(out=dest, classes=classes, jets_per_class=max(per_class.values()), seed=s["seed"],
+    cfg = GenerateConfig(out=dest, classes=tuple(first["plan"]["classes"]),
+                         jets_per_class=first["plan"]["jets_per_class"], seed=s["seed"],
                          max_particles=s["max_particles"], pt_range=tuple(s["pt_range"]),
                          pthat_range=tuple(s["pthat_range"]), eta_max=s["eta_max"], radius=s["radius"],
                          sqrt_s=s["sqrt_s"], detector=s["detector"], shard_size=s["shard_size"],

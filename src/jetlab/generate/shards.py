@@ -27,7 +27,8 @@ _MAX_EVENTS_PER_JET = 200  # give up when the selection accepts (almost) nothing
 
 def shard_meta(cfg: GenerateConfig, task: ShardTask) -> dict[str, Any]:
     return {"class": task.cls, "index": task.index, "n_jets": task.n_jets, "pythia_seed": task.pythia_seed,
-            "detector_seed": task.detector_seed, "settings": cfg.physics()}
+            "detector_seed": task.detector_seed, "settings": cfg.physics(),
+            "plan": {"classes": list(cfg.classes), "jets_per_class": cfg.jets_per_class}}
 
 
 def _pad(arrays: list[np.ndarray], width: int) -> np.ndarray:

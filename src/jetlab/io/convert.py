@@ -7,7 +7,7 @@
     jetFeatureNames      (59,)     bytes
     jetConstituentList   (N, P, 16) float32 schema.HLS4ML_PARTICLE_FEATURES, first P particles, zero padded
     particleFeatureNames (16,)     bytes
-    jetImage             (N, B, B) float32  pT-weighted image in (deta, dphi) in [-0.8, 0.8]^2
+    jetImage             (N, B, B) float32  pixel = sum of pT (GeV), (deta, dphi) in [-0.8, 0.8]^2
 
 The 16 particle features of particle i in jet J, with J's four-vector from ``jets.jet``:
 
@@ -135,7 +135,7 @@ def _write(path: Path, jets: Jets, n_particles: int, image_bins: int) -> None:
 
     table = hls4ml_jet_table(jets)  # (N, 59)
     cons = hls4ml_constituents(jets, n_particles)  # (N, P, 16)
-    image = np.asarray(jet_images(jets, bins=image_bins, extent=0.8), np.float32)  # (N, 1, B, B)
+    image = np.asarray(jet_images(jets, bins=image_bins, extent=0.8, normalize=False), np.float32)  # (N, 1, B, B)
     image = image.reshape(len(jets), image_bins, image_bins)
     chunk = max(1, min(len(jets), 256))
     tmp = path.with_name(path.name + ".tmp")

@@ -46,6 +46,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import h5py
 import numpy as np
@@ -60,9 +61,10 @@ __all__ = ["FORMATS", "sniff", "read_foreign", "read_hls4ml", "read_toptag", "re
 
 FORMATS: tuple[str, ...] = ("hls4ml", "toptag", "qg", "jetnet")
 PathLike = str | os.PathLike[str]
+_Arrays = dict[str, np.ndarray]
+_Where = dict[str, tuple[int, int]]  # column name -> (block, column) in a pandas frame
 
-_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, EOFError, MemoryError,
-           zipfile.BadZipFile, zlib.error)  # fmt: skip
+_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, EOFError, zipfile.BadZipFile, zlib.error)
 _MAX_RATIO = 2048  # gzip compresses at most ~1032:1: a larger declared/stored ratio is declared, not stored
 _SMALL = 16 << 20  # below this many declared bytes, the ratio is not checked
 _HLS4ML_LABELS = HLS4ML_JET_FEATURES[-6:]  # j_g, j_q, j_w, j_z, j_t, j_undef
@@ -127,7 +129,7 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path}: empty file")
 
 
-def _explain_unknown(path: Path) -> None:
+def _explain_unknown(path: Path) -> NoReturn:
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head == b"\x89HDF\r\n\x1a\n":
@@ -141,6 +143,7 @@ def _explain_unknown(path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ readers
+@np.errstate(all="ignore")  # overflow gives inf, which validation reports
 def read_hls4ml(path: PathLike, start: int = 0, stop: int | None = None) -> Jets:
     """hls4ml LHC jets: kinematics from j1_*, jet pt/eta/mass from j_*, phi from the constituent sum."""
     path, rows = Path(path), slice(start, stop)
@@ -155,13 +158,14 @@ def read_hls4ml(path: PathLike, start: int = 0, stop: int | None = None) -> Jets
         table, cons = _read(table_ds, path, rows), _read(cons_ds, path, rows)  # (N, 59), (N, P, F)
     col = {n: i for i, n in enumerate(part_names)}
     p = {k: cons[..., col[s]] for k, s in zip(KINEMATIC_FEATURES, _HLS4ML_PARTICLE, strict=True)}
-    extra = _pdg_features(cons[..., col["j1_pdgid"]], path) if "j1_pdgid" in col else {}
+    extra = _pdg_features(cons[..., col["j1_pdgid"]], path)[1] if "j1_pdgid" in col else {}
     labels = _one_hot_labels(table[:, [jet_names.index(n) for n in _HLS4ML_LABELS]], path)
     keep = [i for i, n in enumerate(jet_names) if n not in _HLS4ML_LABELS]
     jet = {k: table[:, jet_names.index(f"j_{k}")] for k in ("pt", "eta", "mass")}
     return _assemble(path, "hls4ml", p, extra, labels, jet, table[:, keep], [jet_names[i] for i in keep])
 
 
+@np.errstate(all="ignore")
 def read_toptag(path: PathLike, start: int = 0, stop: int | None = None) -> Jets:
     """Top Tagging landscape: E, PX, PY, PZ of up to 200 constituents; is_signal_new 1 -> t, 0 -> q."""
     path, rows = Path(path), slice(start, stop)
@@ -187,6 +191,7 @@ def read_toptag(path: PathLike, start: int = 0, stop: int | None = None) -> Jets
     return _assemble(path, "toptag", p, {}, labels, {}, meta={"labels_note": _TOPTAG_NOTE})
 
 
+@np.errstate(all="ignore")
 def read_qg(path: PathLike, start: int = 0, stop: int | None = None) -> Jets:
     """Pythia quark/gluon jets: (pt, y, phi, pdgid) -> four-vectors with PDG masses; y 1 -> q, 0 -> g."""
     path = Path(path)
@@ -196,8 +201,7 @@ def read_qg(path: PathLike, start: int = 0, stop: int | None = None) -> Jets:
     if not np.isin(y, (0.0, 1.0)).all():
         raise FormatError(f"{path}: y holds values other than 0 (gluon) and 1 (quark)")
     pt, rap, phi, pid = (x[..., k].astype(np.float64) for k in range(4))
-    extra = _pdg_features(pid, path)
-    mass = _pdg_mass(pid)
+    mass, extra = _pdg_features(pid, path)
     mt = np.sqrt(pt * pt + mass * mass)  # (N, M) transverse mass
     px, py, pz, e = pt * np.cos(phi), pt * np.sin(phi), mt * np.sinh(rap), mt * np.cosh(rap)
     pt, eta, phi, _ = pt_eta_phi_m(px, py, pz, e)
@@ -206,14 +210,16 @@ def read_qg(path: PathLike, start: int = 0, stop: int | None = None) -> Jets:
     return _assemble(path, "qg", p, extra, labels, {})
 
 
+@np.errstate(all="ignore")
 def read_jetnet(path: PathLike, start: int = 0, stop: int | None = None) -> Jets:
     """JetNet: massless particles at pt = ptrel * jet_pt, eta = etarel + jet_eta, phi = phirel (jet phi 0)."""
     path, rows = Path(path), slice(start, stop)
     with _h5(path) as f:
         pf_ds, jf_ds = _dataset(f, "particle_features", path, 3), _dataset(f, "jet_features", path, 2)
         if pf_ds.shape[2] != 4 or jf_ds.shape[1] != 4:
-            raise FormatError(f"{path}: particle_features {pf_ds.shape} / jet_features {jf_ds.shape}, "
-                              "expected (N, P, 4) / (N, 4)")
+            raise FormatError(
+                f"{path}: particle_features {pf_ds.shape} / jet_features {jf_ds.shape}, expected (N, P, 4) / (N, 4)"
+            )
         _same_rows(path, pf_ds, jf_ds)
         pf, jf = _read(pf_ds, path, rows), _read(jf_ds, path, rows)  # (N, P, 4), (N, 4)
     real = pf[..., 3] > 0
@@ -233,20 +239,15 @@ _READERS = {"hls4ml": read_hls4ml, "toptag": read_toptag, "qg": read_qg, "jetnet
 
 
 # ------------------------------------------------------------------------------------------ assembly
-def _assemble(
-    path: Path,
-    fmt: str,
-    p: dict[str, np.ndarray],
-    extra: dict[str, np.ndarray],
-    labels: np.ndarray,
-    jet: dict[str, np.ndarray],
-    hlf: np.ndarray | None = None,
-    hlf_names: list[str] | None = None,
-    meta: dict[str, str] | None = None,
-) -> Jets:
-    """Order particles (real first, pT descending), zero the padding, fill the jet, validate."""
-    with np.errstate(all="ignore"):
-        cons = np.stack([p[k] for k in KINEMATIC_FEATURES] + list(extra.values()), -1).astype(np.float32)
+def _assemble(path: Path, fmt: str, p: _Arrays, extra: _Arrays, labels: np.ndarray, jet: _Arrays,
+              hlf: np.ndarray | None = None, hlf_names: list[str] | None = None, meta: dict[str, str] | None = None,
+              ) -> Jets:  # fmt: skip
+    """Order particles (real first, pT descending), zero the padding, fill the jet, validate.
+
+    ``p`` maps KINEMATIC_FEATURES to (N, P) arrays, ``extra`` more particle features (charge, pdgid),
+    ``jet`` any of pt, eta, phi, mass (N,) taken from the source instead of the four-vector sum.
+    """
+    cons = np.stack([p[k] for k in KINEMATIC_FEATURES] + list(extra.values()), -1).astype(np.float32)
     n = len(cons)  # cons (N, P, F)
     real = (cons[..., 3] > 0) | (cons[..., 4] > 0)  # (N, P)
     order = np.argsort(np.where(real, -cons[..., 4], np.inf), axis=1, kind="stable")
@@ -278,25 +279,16 @@ def _one_hot_labels(onehot: np.ndarray, path: Path) -> np.ndarray:
     return np.where(label == 5, -1, label)
 
 
-def _pdg_lookup(pid: np.ndarray, path: Path) -> np.ndarray:
-    """Index into the PDG table for each id (0 = padding allowed); FormatError on unknown ids."""
+def _pdg_features(pid: np.ndarray, path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """PDG mass and {charge, pdgid} (N, P) of particle ids (0 = padding); FormatError on unknown ids."""
     absid = np.abs(pid)
     idx = np.clip(np.searchsorted(_PDG_IDS, absid), 0, len(_PDG_IDS) - 1)
     unknown = (absid != 0) & (_PDG_IDS[idx] != absid)
     if unknown.any():
         raise FormatError(f"{path}: unknown PDG ids {np.unique(pid[unknown])[:5].tolist()}")
-    return idx
-
-
-def _pdg_mass(pid: np.ndarray) -> np.ndarray:
-    idx = np.clip(np.searchsorted(_PDG_IDS, np.abs(pid)), 0, len(_PDG_IDS) - 1)
-    return np.where(pid != 0, _PDG_MASS[idx], 0.0)
-
-
-def _pdg_features(pid: np.ndarray, path: Path) -> dict[str, np.ndarray]:
-    """charge and pdgid (N, P) from particle ids."""
-    idx = _pdg_lookup(pid, path)
-    return {"charge": np.where(pid != 0, _PDG_CHARGE[idx] * np.sign(pid), 0.0), "pdgid": pid}
+    real = pid != 0
+    charge = np.where(real, _PDG_CHARGE[idx] * np.sign(pid), 0.0)
+    return np.where(real, _PDG_MASS[idx], 0.0), {"charge": charge, "pdgid": pid}
 
 
 # ------------------------------------------------------------------------------------------ HDF5 access
@@ -325,11 +317,14 @@ def _dataset(group: h5py.Group, key: str, path: Path, ndim: int) -> h5py.Dataset
 def _names(ds: h5py.Dataset, path: Path) -> list[str]:
     if ds.ndim != 1 or ds.shape[0] > 100_000 or ds.dtype.kind not in "SUO":
         raise FormatError(f"{path}: '{ds.name}' is not a list of names ({ds.shape} {ds.dtype})")
-    return [s.decode() if isinstance(s, bytes) else str(s) for s in ds[()]]
+    try:
+        return [s.decode() if isinstance(s, bytes) else str(s) for s in ds[()]]
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: names in '{ds.name}' are not valid UTF-8") from None
 
 
-def _check_columns(path: Path, key: str, width: int, names: list[str], need: tuple[str, ...],
-                   exact: bool = False) -> None:  # fmt: skip
+def _check_columns(path: Path, key: str, width: int, names: list[str], need: tuple[str, ...] = (), exact: bool = False
+                   ) -> None:  # fmt: skip
     if (len(names) != width) if exact else (len(names) < width):
         raise FormatError(f"{path}: '{key}' has {width} columns but {len(names)} names")
     missing = [n for n in need if n not in names]
@@ -358,21 +353,20 @@ def _read(ds: h5py.Dataset, path: Path, rows: slice) -> np.ndarray:
     return data
 
 
-def _block_columns(table: h5py.Group, path: Path) -> dict[str, tuple[int, int]]:
+def _block_columns(table: h5py.Group, path: Path) -> _Where:
     """Column name -> (block, column) over a pandas fixed-format frame's block{b}_items/_values."""
-    where: dict[str, tuple[int, int]] = {}
+    where: _Where = {}
     nblocks = next(b for b in range(len(table) + 1) if f"block{b}_items" not in table)
     blocks = [_dataset(table, f"block{b}_values", path, 2) for b in range(nblocks)]
     for b, values in enumerate(blocks):
         names = _names(_dataset(table, f"block{b}_items", path, 1), path)
-        _check_columns(path, values.name, values.shape[1], names, (), exact=True)
+        _check_columns(path, values.name, values.shape[1], names, exact=True)
         where.update({n: (b, j) for j, n in enumerate(names)})
     _same_rows(path, *blocks)
     return where
 
 
-def _gather(table: h5py.Group, where: dict[str, tuple[int, int]], names: list[str], rows: slice,
-            path: Path) -> np.ndarray:  # fmt: skip
+def _gather(table: h5py.Group, where: _Where, names: list[str], rows: slice, path: Path) -> np.ndarray:
     """(N, len(names)) float32 of the named columns, reading each block once."""
     out: np.ndarray | None = None
     for b in sorted({where[n][0] for n in names}):
@@ -431,8 +425,10 @@ def _check_memory(path: Path, name: str, nbytes: int) -> None:
     except (AttributeError, ValueError, OSError):
         total = 1 << 40
     if nbytes > total // 2:
-        raise InputError(f"{path}: '{name}' needs {nbytes / 2**30:.1f} GiB, more than half this machine's "
-                         "memory; read fewer jets with start/stop")  # fmt: skip
+        raise InputError(
+            f"{path}: '{name}' needs {nbytes / 2**30:.1f} GiB, more than half this machine's memory; "
+            "read fewer jets with start/stop"
+        )
 
 
 def _short(e: BaseException) -> str:

@@ -67,7 +67,9 @@ def plot_dataset(
     """Write the dataset plots (PNG) into ``out_dir`` and return their paths in order written.
 
     Arguments:
-        jets: any dataset; only classes with at least one jet are drawn (unlabelled jets are skipped).
+        jets: a :class:`Jets`, or anything with ``len``, ``labels``, ``meta`` and ``[indices] -> Jets``
+            (e.g. a lazy ``ShardedDataset``: only the drawn subset is read). Only classes with at
+            least one jet are drawn; unlabelled jets (label -1) are skipped.
         out_dir: created if missing.
         images: optional precomputed jet images (N, 1, B, B) or (N, B, B) aligned with ``jets``,
             axis order ``[..., i_eta, i_phi]``; by default they are made with
@@ -273,7 +275,7 @@ def _plot_mass(mass: np.ndarray, by_class: dict[str, np.ndarray], bins: int, pat
     lo, hi = min(edges[0], 0.0), max(edges[-1], 200.0)           # keep the reference masses in view
     edges = np.linspace(lo, hi, max(bins, 60) + 1)
     with style_context(scale=0.6):
-        fig = new_figure(8.0, 5.6)
+        fig = new_figure(9.5, 5.6)
         ax = fig.subplots()
         _step_hists(ax, mass, by_class, edges, log=False)
         ax.set_ylim(0, ax.get_ylim()[1] * 1.4)                      # headroom for the mass labels
@@ -283,6 +285,6 @@ def _plot_mass(mass: np.ndarray, by_class: dict[str, np.ndarray], bins: int, pat
                     ha="right", va="top", color=CLASS_COLORS[c], fontsize="x-small")
         ax.set_xlabel(feature_label("j_mass_mmdt"))
         ax.set_ylabel("density [1/GeV]")
-        ax.legend(loc="upper right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))    # outside: never hides a label
         ax.set_title(f"Groomed (mMDT) jet mass — {title}")
         return save(fig, path)
