@@ -92,7 +92,8 @@ def _run(cfg: GenerateConfig, todo: list[ShardTask], total: int, done: int) -> N
             for task in todo:
                 make_shard(cfg, task, update)
             return
-        ctx = mp.get_context("spawn")
+        # fork: workers inherit the imported libraries (pythia8mc, fastjet, numba kernels) at no cost
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         with ctx.Manager() as manager, ctx.Pool(min(cfg.workers, len(todo))) as pool:
             progress = manager.Queue()
             pending = [pool.apply_async(_worker, (cfg, t, progress)) for t in todo]

@@ -50,14 +50,13 @@ def to_hls4ml(
 ) -> list[Path]:
     """Write ``jets`` as hls4ml files of ``jets_per_file`` jets with ``n_particles`` slots; return the paths.
 
-    Example:
-        >>> import tempfile
-        >>> paths = to_hls4ml(some_jets, tempfile.mkdtemp(), n_particles=30)  # doctest: +SKIP
+    Jets with more than ``n_particles`` particles keep their leading ones; images use all particles.
+    Raises :class:`UsageError` for non-positive sizes, no jets, or an ``out_dir`` that is a file.
     """
     out = Path(out_dir)
     sizes = {"n_particles": n_particles, "image_bins": image_bins, "jets_per_file": jets_per_file}
     for name, value in sizes.items():
-        if int(value) != value or value < 1:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise UsageError(f"{name} must be a positive integer, got {value!r}")
     if len(jets) == 0:
         raise UsageError("no jets to convert")

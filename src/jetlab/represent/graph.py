@@ -119,14 +119,14 @@ def to_pyg(points: Tensor, x: Tensor, mask: Tensor, k: int = 16, y: Tensor | Non
     out = Batch(_base_cls=Data)
     out.x, out.pos = x[mask], points[mask]  # (M, F), (M, 2)
     out.edge_index = torch.stack([src.flatten(), dst.flatten()])  # (2, M * k)
-    out.batch = torch.arange(b).repeat_interleave(counts)  # (M,)
+    out.batch = torch.arange(b, device=mask.device).repeat_interleave(counts)  # (M,)
     out.ptr = ptr  # (B + 1,)
-    zeros = torch.zeros(b, dtype=torch.long)
+    zeros = torch.zeros(b, dtype=torch.long, device=mask.device)
     slices = {"x": ptr, "pos": ptr, "edge_index": ptr * k}
     incs = {"x": zeros, "pos": zeros, "edge_index": ptr[:-1]}
     if y is not None:
         out.y = torch.as_tensor(y)  # (B,)
-        slices["y"], incs["y"] = torch.arange(b + 1), zeros
+        slices["y"], incs["y"] = torch.arange(b + 1, device=mask.device), zeros
     out._num_graphs, out._slice_dict, out._inc_dict = b, slices, incs
     return out
 

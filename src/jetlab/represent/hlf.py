@@ -39,7 +39,7 @@ def hlf_matrix(jets: Jets, names: Sequence[str] = HLF16) -> np.ndarray:
     return np.asarray(jets.hlf[:, cols], np.float32).reshape(len(jets), len(cols))  # (N, H)
 
 
-@dataclass
+@dataclass(eq=False)
 class HLFScaler:
     """Standardization ``(x - mean) / std`` of named high-level features, fitted once and saved.
 
