@@ -42,8 +42,11 @@ def info(path: PathLike) -> dict[str, Any]:
 
 def plot(path: PathLike, out: PathLike) -> list[Path]:
     """HLF distributions, average jet images, multiplicity and groomed mass per class (PNGs)."""
+    from jetlab.errors import UsageError
     from jetlab.report.plots import plot_dataset
 
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out: {out} exists and is not a directory")
     return plot_dataset(open(path), Path(out))
 
 

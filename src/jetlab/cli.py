@@ -136,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JetlabError as e:
         print(f"jetlab: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # disk full, read-only directory, permission denied, ...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"jetlab: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("jetlab: interrupted", file=sys.stderr)
         return 130
