@@ -39,8 +39,8 @@ def stub_images(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """Replace jetlab.represent.image by a stub module; returns the list of calls it received."""
     calls: list[dict] = []
 
-    def jet_images(jets, bins=32, extent=0.8):
-        calls.append({"n": len(jets), "bins": bins, "extent": extent})
+    def jet_images(jets, bins=32, extent=0.8, **preprocessing):
+        calls.append({"n": len(jets), "bins": bins, "extent": extent, **preprocessing})
         return fake_jet_images(jets, bins, extent)
 
     module = types.ModuleType("jetlab.represent.image")

@@ -1,8 +1,10 @@
 """The Python API behind each CLI command (the CLI only parses, calls these, and prints).
 
->>> import jetlab.api as jl                                   # doctest: +SKIP
->>> jl.generate("data", jets_per_class=200, seed=7, workers=2)  # doctest: +SKIP
->>> jets = jl.open("data")                                     # doctest: +SKIP
+Usage::
+
+    import jetlab.api as jl
+    jl.generate("data", jets_per_class=200, seed=7, workers=2)
+    jets = jl.open("data")
 """
 
 from __future__ import annotations
@@ -61,12 +63,12 @@ def convert(path: PathLike, out: PathLike, to: str = "hls4ml", n_particles: int 
     return to_hls4ml(open(path), Path(out), n_particles=n_particles)
 
 
-def quickstart(out: PathLike = "quickstart", jets_per_class: int = 400, workers: int | None = None,
+def quickstart(out: PathLike = "quickstart", jets_per_class: int = 1000, workers: int | None = None,
                seed: int = 0) -> dict[str, Any]:
     """The default demo: a small generated dataset and its plots, in a few minutes on 2 cores."""
     out = Path(out)
     workers = workers or max(1, min(os.cpu_count() or 1, 8))
     summary = generate(out / "data", jets_per_class=jets_per_class, seed=seed, workers=workers,
-                       shard_size=max(50, jets_per_class // max(1, workers // 2 or 1)))
+                       shard_size=max(25, jets_per_class // 4))
     plots = plot(out / "data", out / "plots")
     return {"dataset": str(out / "data"), "generate": summary, "plots": [str(p) for p in plots]}

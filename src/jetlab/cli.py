@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-particles", type=_positive, default=100, help="constituents per jet in the output")
     p = sub.add_parser("quickstart", help="the demo: a small dataset and its plots, a few minutes on 2 cores")
     p.add_argument("--out", default="quickstart")
-    p.add_argument("--jets-per-class", type=_positive, default=400)
+    p.add_argument("--jets-per-class", type=_positive, default=1000)
     p.add_argument("--workers", type=_positive, default=None)
     return parser
 

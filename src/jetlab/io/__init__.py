@@ -1,7 +1,9 @@
 """Reading and writing jets: the jetlab format, foreign public datasets, ``open(path)``.
 
->>> from jetlab.io import open  # doctest: +SKIP
->>> jets = open("data/")        # doctest: +SKIP
+Usage::
+
+    from jetlab.io import open
+    jets = open("data/")   # a jetlab directory, a shard, or an hls4ml / Top Tagging / QG / JetNet file
 """
 
 from jetlab.io.dataset import ShardedDataset, detect_format, open_jets

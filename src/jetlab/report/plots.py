@@ -215,7 +215,8 @@ def _mean_images(jets: Jets, by_class: dict[str, np.ndarray], images: np.ndarray
         part = jets[np.flatnonzero(sel)]
         total = np.zeros((bins, bins), np.float64)
         for start in range(0, len(part), _CHUNK):                   # chunks of jets, not single jets
-            total += jet_images(part[start:start + _CHUNK], bins=bins, extent=IMAGE_EXTENT)[:, 0].sum(0)
+            total += jet_images(part[start:start + _CHUNK], bins=bins, extent=IMAGE_EXTENT,
+                                rotate=True, flip=True)[:, 0].sum(0)
         means[c] = total / max(len(part), 1)
     return means
 
@@ -245,7 +246,7 @@ def _plot_images(means: dict[str, np.ndarray], by_class: dict[str, np.ndarray], 
                 axis.set_minor_locator(MultipleLocator(0.1))
         axes[0].set_ylabel(r"$\Delta\phi$")
         fig.colorbar(im, ax=list(axes), label=r"fraction of jet $p_T$ per cell", shrink=0.9, pad=0.02)
-        fig.suptitle(rf"Average jet image ($p_T$-weighted) — {title}")
+        fig.suptitle(rf"Average jet image ($p_T$-weighted; centred, rotated, flipped) — {title}")
         return save(fig, path)
 
 
