@@ -49,3 +49,41 @@ def make_jets(n: int = 50, max_particles: int = 30, seed: int = 0, n_classes: in
 @pytest.fixture
 def jets() -> Jets:
     return make_jets()
+
+
+def make_separable_jets(n: int = 300, max_particles: int = 24, seed: int = 0) -> Jets:
+    """Synthetic jets whose classes differ (HLF shift, angular spread, multiplicity): models can learn them."""
+    jets = make_jets(n, max_particles=max_particles, seed=seed)
+    r = np.random.default_rng(seed + 1)
+    lab = jets.labels.astype(float)
+    jets.hlf += lab[:, None] * 0.8
+    idx = {k: jets.particle_names.index(k) for k in ("eta", "phi", "px", "py", "pz", "E", "pt")}
+    deta = jets.constituents[..., idx["eta"]] - jets.jet[:, 1:2]
+    scale = (0.5 + 0.4 * lab)[:, None]
+    eta = jets.jet[:, 1:2] + deta * scale
+    phi = jets.constituents[..., idx["phi"]]
+    pt = jets.constituents[..., idx["pt"]]
+    px, py, pz, e = p4_from_pt_eta_phi_m(pt, eta, phi, np.zeros_like(pt))
+    for k, v in (("eta", eta), ("px", px), ("py", py), ("pz", pz), ("E", e)):
+        jets.constituents[..., idx[k]] = np.where(jets.mask, v, 0.0)
+    jets.n_particles = np.minimum(jets.n_particles, 4 + 4 * jets.labels + r.integers(0, 4, n)).astype(np.int32)
+    jets.constituents[~jets.mask] = 0.0
+    return jets
+
+
+def write_dataset(path, jets: Jets, shard_size: int = 100):  # noqa: ANN001, ANN201
+    """Write ``jets`` as a jetlab dataset directory (shards + manifest), as `jetlab generate` would."""
+    from pathlib import Path
+
+    from jetlab.io.format import SCHEMA_VERSION, sha256, write_manifest, write_shard
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    shards = []
+    for k, start in enumerate(range(0, len(jets), shard_size)):
+        name = f"s_{k:04d}.h5"
+        part = jets[start:start + shard_size]
+        write_shard(path / name, part, {"class": "mixed", "index": k})
+        shards.append({"file": name, "n_jets": len(part), "sha256": sha256(path / name)})
+    write_manifest(path, {"format": "jetlab", "schema": SCHEMA_VERSION, "n_jets": len(jets), "shards": shards})
+    return path

@@ -63,12 +63,44 @@ def convert(path: PathLike, out: PathLike, to: str = "hls4ml", n_particles: int 
     return to_hls4ml(open(path), Path(out), n_particles=n_particles)
 
 
+QUICKSTART_MODELS = ("mlp", "pfn", "particlenet_lite")
+
+
 def quickstart(out: PathLike = "quickstart", jets_per_class: int = 1000, workers: int | None = None,
-               seed: int = 0) -> dict[str, Any]:
-    """The default demo: a small generated dataset and its plots, in a few minutes on 2 cores."""
+               seed: int = 0, models: tuple[str, ...] = QUICKSTART_MODELS, epochs: int = 15,
+               max_time: str = "00:03:00") -> dict[str, Any]:
+    """The default demo: generate a small dataset, plot it, train three model families, compare them.
+
+    About 10 minutes on 2 CPU cores: ~1.5 min generation, then each model trains for at most
+    ``epochs`` epochs or ``max_time``, is evaluated on the test split, and the landscape report
+    (``report/landscape.html``) puts them side by side.
+    """
+    from jetlab.report.compare import landscape
+    from jetlab.tasks.compare import collect_runs
+    from jetlab.tasks.config import resolve_config
+    from jetlab.tasks.evaluate import evaluate
+    from jetlab.tasks.train import train
+
     out = Path(out)
     workers = workers or max(1, min(os.cpu_count() or 1, 8))
-    summary = generate(out / "data", jets_per_class=jets_per_class, seed=seed, workers=workers,
+    data = out / "data"
+    summary = generate(data, jets_per_class=jets_per_class, seed=seed, workers=workers,
                        shard_size=max(25, jets_per_class // 4))
-    plots = plot(out / "data", out / "plots")
-    return {"dataset": str(out / "data"), "generate": summary, "plots": [str(p) for p in plots]}
+    plots = plot(data, out / "plots")
+    runs = []
+    for name in models:
+        run = out / "runs" / name
+        if not (run / "metrics.json").is_file():
+            if (run / "config.yaml").is_file():  # an interrupted earlier quickstart: start this model afresh
+                import shutil
+
+                shutil.rmtree(run)
+            print(f"--- training {name} (at most {epochs} epochs or {max_time})", flush=True)
+            cfg = resolve_config(name, str(data), overrides={"trainer": {"epochs": epochs, "max_time": max_time,
+                                                                         "seed": seed}})
+            train(cfg, run)
+            evaluate(run)
+        runs.append(run)
+    report = landscape(collect_runs(runs), out / "report")
+    return {"dataset": str(data), "generate": summary, "plots": [str(p) for p in plots],
+            "runs": [str(r) for r in runs], "report": {k: str(v) for k, v in report.items()}}

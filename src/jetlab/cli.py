@@ -67,6 +67,51 @@ def _add_generate(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
+def _add_training(sub: Any) -> None:
+    p = sub.add_parser("models", help="list the model registry")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("train", help="train a registered model (Lightning)",
+                       description="Train any registered model on any supported dataset. Config layers: the model's "
+                                   "packaged YAML < --config < flags. RUN gets config.yaml, checkpoints, logs.")
+    p.add_argument("--model", default=None, help="registry name (see 'jetlab models')")
+    p.add_argument("--data", required=True, help="dataset (directory or file)")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--config", default=None, help="YAML with model/hparams/representation/data/optim/trainer")
+    p.add_argument("--classes", default=None, help="g,q,w,z,t or binary t:g,q (default g,q,w,z,t)")
+    p.add_argument("--epochs", type=_positive, default=None)
+    p.add_argument("--batch-size", type=_positive, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--max-time", default=None, metavar="HH:MM:SS")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--precision", default=None, help="32-true (default), 16-mixed, bf16-mixed")
+    p.add_argument("--accelerator", default=None, help="auto (default), cpu, gpu")
+    p.add_argument("--devices", default=None, help="number of devices (or auto)")
+    p.add_argument("--strategy", default=None, help="auto (default) or ddp")
+    p.add_argument("--num-nodes", type=_positive, default=None)
+    p.add_argument("--max-jets", type=_positive, default=None, help="use at most N jets per split")
+    p.add_argument("--num-workers", type=int, default=None, help="data-loader processes")
+    p.add_argument("--resume", action="store_true", help="continue RUN from checkpoints/last.ckpt")
+    p.add_argument("--no-progress", action="store_true")
+    p = sub.add_parser("evaluate", help="metrics.json, predictions and ROC of a trained run")
+    p.add_argument("run")
+    p.add_argument("--data", default=None, help="dataset (default: the one the run was trained on)")
+    p.add_argument("--out", default=None, help="output directory (default: RUN)")
+    p.add_argument("--split", choices=("test", "all"), default="test")
+    p = sub.add_parser("compare", help="landscape table (markdown + HTML) and ROC overlay of evaluated runs")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--out", required=True)
+
+
+def _train_overrides(a: argparse.Namespace) -> dict[str, Any]:
+    flags = {"data": {"classes": a.classes, "max_jets": a.max_jets, "num_workers": a.num_workers},
+             "optim": {"lr": a.lr},
+             "trainer": {"epochs": a.epochs, "batch_size": a.batch_size, "max_time": a.max_time, "seed": a.seed,
+                         "precision": a.precision, "accelerator": a.accelerator, "strategy": a.strategy,
+                         "num_nodes": a.num_nodes, "progress": False if a.no_progress else None,
+                         "devices": int(a.devices) if a.devices and a.devices.isdigit() else a.devices}}
+    return {k: {f: v for f, v in sec.items() if v is not None} for k, sec in flags.items()}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jetlab", description="Deep learning on collider jets.")
     parser.add_argument("--version", action="version", version=f"jetlab {__version__}")
@@ -87,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", default="hls4ml", choices=("hls4ml",))
     p.add_argument("--out", required=True)
     p.add_argument("--n-particles", type=_positive, default=100, help="constituents per jet in the output")
-    p = sub.add_parser("quickstart", help="the demo: a small dataset and its plots, a few minutes on 2 cores")
+    _add_training(sub)
+    p = sub.add_parser("quickstart",
+                       help="the demo: dataset, plots, three models trained and compared (~10 min on 2 cores)")
     p.add_argument("--out", default="quickstart")
     p.add_argument("--jets-per-class", type=_positive, default=1000)
     p.add_argument("--workers", type=_positive, default=None)
@@ -123,9 +170,14 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "convert":
         for path in api.convert(args.path, args.out, to=args.to, n_particles=args.n_particles):
             print(path)
+    elif args.command in ("models", "train", "evaluate", "compare"):
+        from jetlab.cli_train import run_training_command
+
+        return run_training_command(args, _train_overrides)
     elif args.command == "quickstart":
         res = api.quickstart(args.out, jets_per_class=args.jets_per_class, workers=args.workers)
         print(f"dataset: {res['dataset']}\nplots:\n  " + "\n  ".join(res["plots"]))
+        print("runs:\n  " + "\n  ".join(res["runs"]) + "\nreport:\n  " + "\n  ".join(res["report"].values()))
     return 0
 
 

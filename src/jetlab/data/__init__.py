@@ -1,1 +1,1 @@
-"""jetlab.data."""
+"""Data for training: batch building per representation, splits, Lightning DataModule."""

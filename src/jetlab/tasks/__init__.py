@@ -1,1 +1,1 @@
-"""jetlab.tasks."""
+"""Lightning tasks: classification (and later anomaly detection, generation)."""

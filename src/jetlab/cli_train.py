@@ -1,0 +1,54 @@
+"""The training half of the CLI: ``models``, ``train``, ``evaluate``, ``compare``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["run_training_command", "models_table"]
+
+
+def models_table() -> list[dict[str, Any]]:
+    from jetlab.models import count_parameters, create, list_models
+
+    rows = []
+    for spec in list_models():
+        rows.append({"name": spec.name, "family": spec.family, "representation": spec.representation,
+                     "task": spec.task, "params": count_parameters(create(spec.name)), "paper": spec.paper,
+                     "summary": spec.summary})
+    return rows
+
+
+def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse.Namespace], dict[str, Any]]) -> int:
+    if args.command == "models":
+        rows = models_table()
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            print(f"{'name':<18} {'family':<12} {'input':<10} {'params':>10}  summary")
+            for r in rows:
+                print(f"{r['name']:<18} {r['family']:<12} {r['representation']:<10} {r['params']:>10,}  {r['summary']}")
+    elif args.command == "train":
+        from jetlab.tasks.config import load_yaml, resolve_config
+        from jetlab.tasks.train import train
+
+        user = load_yaml(args.config) if args.config else None
+        cfg = resolve_config(args.model, args.data, user, overrides(args))
+        res = train(cfg, args.out, resume=args.resume)
+        print(f"{args.out}: {res['model']} trained {res['epochs']} epochs in {res['train_time_s']:.0f} s, "
+              f"best val_loss {res['best_val_loss']:.4f}")
+    elif args.command == "evaluate":
+        from jetlab.tasks.evaluate import evaluate
+
+        res = evaluate(args.run, args.data, args.out, split=args.split)
+        print(json.dumps({"model": res["model"], "n_jets": res["n_jets"], "auc": res["metrics"].get("auc")},
+                         indent=1))
+    elif args.command == "compare":
+        from jetlab.report.compare import landscape
+        from jetlab.tasks.compare import collect_runs
+
+        for path in landscape(collect_runs(args.runs), args.out).values():
+            print(path)
+    return 0

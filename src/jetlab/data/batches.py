@@ -1,0 +1,109 @@
+"""From a slice of `Jets` to the batch dict a model consumes, built on the fly per batch.
+
+Batch contract (mask: bool, True = real particle; padding is exactly zero):
+
+=============== =====================================================================
+representation  keys
+=============== =====================================================================
+``hlf``         ``x`` (B, H) standardized high-level features
+``image``       ``x`` (B, 1, n, n) pT-fraction jet image (centred, rotated, flipped)
+``particles``   ``x`` (B, P, F) particle features, ``mask`` (B, P), ``points`` (B, P, 2)
+                (Δη, Δφ), ``p4`` (B, P, 4) (E, px, py, pz) in GeV, ``z`` (B, P) pT fraction
+``graph``       ``graph``: a ``torch_geometric.data.Batch`` (kNN edges in Δη-Δφ, node
+                features ``x``, ``batch`` vector), plus the ``particles`` keys
+=============== =====================================================================
+
+Every batch also carries ``y`` (B,) int64 targets when labels are given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from jetlab.errors import UsageError
+from jetlab.io.jets import Jets
+from jetlab.models.registry import InputDims
+from jetlab.represent import HLFScaler, default_features, four_momenta, jet_images, point_cloud, to_pyg
+from jetlab.schema import HLF16
+
+__all__ = ["RepresentationConfig", "BatchBuilder", "REPRESENTATION_NAMES"]
+
+REPRESENTATION_NAMES = ("hlf", "image", "particles", "graph")
+
+
+@dataclass(frozen=True)
+class RepresentationConfig:
+    """How jets become model inputs (one per run, saved with it)."""
+
+    name: str = "particles"
+    hlf_names: tuple[str, ...] = HLF16
+    image_bins: int = 40
+    image_rotate: bool = True
+    image_flip: bool = True
+    features: tuple[str, ...] | None = None  # particle features; None = default for the dataset
+    max_particles: int = 64
+    k: int = 16
+
+    def __post_init__(self) -> None:
+        if self.name not in REPRESENTATION_NAMES:
+            raise UsageError(f"representation {self.name!r} unknown (known: {', '.join(REPRESENTATION_NAMES)})")
+        if self.max_particles < 1 or self.image_bins < 4 or self.k < 1:
+            raise UsageError("representation: max_particles >= 1, image_bins >= 4 and k >= 1 required")
+        object.__setattr__(self, "hlf_names", tuple(self.hlf_names))
+        if self.features is not None:
+            object.__setattr__(self, "features", tuple(self.features))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+@dataclass
+class BatchBuilder:
+    """Callable ``jets -> batch dict``; ``fit(train_jets)`` learns the HLF standardization."""
+
+    config: RepresentationConfig
+    scaler: HLFScaler | None = None
+    features: tuple[str, ...] = field(default=())
+
+    def fit(self, jets: Jets) -> BatchBuilder:
+        if self.config.name == "hlf" and self.scaler is None:
+            self.scaler = HLFScaler.fit(jets, names=self.config.hlf_names)
+        if self.config.name in ("particles", "graph"):
+            self.features = self.config.features or default_features(jets.particle_names)
+        return self
+
+    def dims(self) -> InputDims:
+        return InputDims(hlf=len(self.config.hlf_names), particle_features=len(self.features) or 13,
+                         image_bins=self.config.image_bins, max_particles=self.config.max_particles)
+
+    def __call__(self, jets: Jets, targets: np.ndarray | None = None) -> dict[str, Any]:
+        cfg = self.config
+        batch: dict[str, Any] = {}
+        if cfg.name == "hlf":
+            if self.scaler is None:
+                raise RuntimeError("BatchBuilder.fit() must run before building HLF batches")
+            batch["x"] = torch.from_numpy(self.scaler.transform(jets))  # (B, H)
+        elif cfg.name == "image":
+            img = jet_images(jets, bins=cfg.image_bins, rotate=cfg.image_rotate, flip=cfg.image_flip)
+            batch["x"] = torch.from_numpy(img)  # (B, 1, n, n)
+        else:
+            batch.update(self._particles(jets))
+            if cfg.name == "graph":
+                batch["graph"] = to_pyg(batch["points"], batch["x"], batch["mask"], k=cfg.k)
+        if targets is not None:
+            batch["y"] = torch.as_tensor(targets, dtype=torch.long)
+        return batch
+
+    def _particles(self, jets: Jets) -> dict[str, Tensor]:
+        p = self.config.max_particles
+        points, x, mask = point_cloud(jets, features=self.features or None, max_particles=p)
+        p4 = four_momenta(jets, max_particles=p)  # (B, P, 4) E, px, py, pz
+        pt = np.hypot(p4[..., 1], p4[..., 2])
+        z = pt / np.maximum(pt.sum(axis=1, keepdims=True), 1e-12)  # (B, P)
+        return {"x": torch.from_numpy(x), "mask": torch.from_numpy(mask), "points": torch.from_numpy(points),
+                "p4": torch.from_numpy(p4), "z": torch.from_numpy(z.astype(np.float32))}

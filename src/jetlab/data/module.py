@@ -1,0 +1,121 @@
+"""The Lightning DataModule: a dataset, a class selection, splits, and batches built on the fly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from jetlab.classes import CLASSES, ClassSelection
+from jetlab.data.batches import BatchBuilder, RepresentationConfig
+from jetlab.data.splits import split_indices, targets_for
+from jetlab.errors import UsageError
+from jetlab.io import open_jets
+from jetlab.io.jets import Jets
+
+__all__ = ["DataConfig", "JetDataModule"]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    path: str
+    classes: str = "g,q,w,z,t"
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    balance: str = "weights"  # "weights" (loss weights), "sampler" (balanced sampling) or "none"
+    num_workers: int = 0
+    max_jets: int | None = None  # use only the first N jets of each split (quick runs)
+
+    def __post_init__(self) -> None:
+        if self.balance not in ("weights", "sampler", "none"):
+            raise UsageError(f"data.balance: {self.balance!r} is not one of weights, sampler, none")
+
+
+class _Indices(Dataset):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+class _Collate:
+    """Index list -> batch dict: one vectorized representation call per batch."""
+
+    def __init__(self, jets: Jets, targets: np.ndarray, builder: BatchBuilder) -> None:
+        self.jets, self.targets, self.builder = jets, targets, builder
+
+    def __call__(self, idx: list[int]) -> dict[str, Any]:
+        rows = np.asarray(idx)
+        return self.builder(self.jets[rows], self.targets[rows])
+
+
+class JetDataModule(L.LightningDataModule):
+    """Loads ``config.path``, keeps the selected classes, splits, and serves batches of one representation."""
+
+    def __init__(self, config: DataConfig, selection: ClassSelection, representation: RepresentationConfig,
+                 batch_size: int = 256, builder: BatchBuilder | None = None) -> None:
+        super().__init__()
+        self.config, self.selection, self.batch_size = config, selection, batch_size
+        self.builder = builder or BatchBuilder(representation)
+        self.splits: dict[str, tuple[Jets, np.ndarray]] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        jets = open_jets(self.config.path)
+        index = [CLASSES.index(c) for c in self.selection.signal], [CLASSES.index(c) for c in self.selection.background]
+        targets = targets_for(jets.labels, tuple(index[0]), tuple(index[1]))
+        keep = targets >= 0
+        missing = [c for c in self.selection.classes if CLASSES.index(c) not in set(jets.labels[keep].tolist())]
+        if missing:
+            raise UsageError(f"--classes: {self.config.path} has no jets of class {','.join(missing)}")
+        jets, targets = jets[keep], targets[keep]
+        parts = split_indices(jets.labels, self.config.val_fraction, self.config.test_fraction, self.config.split_seed)
+        for name, rows in parts.items():
+            rows = rows[: self.config.max_jets] if self.config.max_jets else rows
+            self.splits[name] = (jets[rows], targets[rows])
+        if self.builder.scaler is None and not self.builder.features:
+            self.builder.fit(self.splits["train"][0])
+
+    @property
+    def n_classes(self) -> int:
+        return 2 if self.selection.binary else len(self.selection.signal)
+
+    def class_weights(self) -> torch.Tensor:
+        """N / (C n_c) on the training split ('weights' balance), else ones."""
+        counts = np.bincount(self.splits["train"][1], minlength=self.n_classes).astype(np.float64)
+        if self.config.balance != "weights":
+            return torch.ones(self.n_classes)
+        return torch.as_tensor(counts.sum() / (self.n_classes * np.maximum(counts, 1)), dtype=torch.float32)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        jets, targets = self.splits[split]
+        sampler = None
+        if split == "train" and self.config.balance == "sampler":
+            counts = np.bincount(targets, minlength=self.n_classes)
+            weights = 1.0 / np.maximum(counts[targets], 1)
+            sampler, shuffle = WeightedRandomSampler(weights.tolist(), len(targets), replacement=True), False
+        return DataLoader(_Indices(len(targets)), batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
+                          collate_fn=_Collate(jets, targets, self.builder), num_workers=self.config.num_workers,
+                          persistent_workers=self.config.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

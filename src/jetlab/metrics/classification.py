@@ -1,0 +1,294 @@
+"""Metrics of jet taggers: AUC, background rejection, accuracy and confusion, with bootstrap uncertainties.
+
+Definitions, one class against the rest (signal = jets of class ``c``, background = all other jets,
+score = the predicted probability ``p_c``; in binary mode signal = class 1, score = ``p_1``):
+
+- signal efficiency ``εS(t)``: fraction of signal jets with score >= t (true-positive rate, TPR);
+- background efficiency or mistag rate ``εB(t)``: fraction of background jets with score >= t
+  (false-positive rate, FPR);
+- ROC curve: the points (εB, εS) for every threshold t, joined by straight lines;
+- background rejection ``1/εB`` at a working point ``εS = x``: 1 over the εB of the ROC, linearly
+  interpolated at εS = x (the tagger's figure of merit in the Top Tagging landscape, arXiv:1902.09914);
+- AUC: area under εS(εB) = P(score of a random signal jet > that of a random background jet)
+  + ½ P(equal scores); 0.5 for random guessing, 1 for a perfect tagger.
+
+Uncertainties are bootstrap standard deviations (ddof = 1): the test set is resampled with replacement
+``n_bootstrap`` times, the same resamples serve every metric, and each metric is recomputed on each
+resample. Scores are sorted once per class; a resample is a vector of multiplicities, so its ROC is a
+weighted cumulative sum over the sorted scores (no re-sorting).
+
+Infinite rejection: when εB = 0 at the working point (no background jet passes the cut that keeps a
+fraction x of the signal) the rejection exceeds what the test set can resolve. :func:`rejection_at`
+then returns ``math.inf``; :func:`classification_metrics` keeps its output valid JSON by writing
+``"value": null, "inf": true`` and the class's ``n_background`` (the rejection is "> n_background").
+Resamples with εB = 0 are left out of the rejection's uncertainty.
+
+Example:
+    >>> fpr, tpr = [0.0, 0.0, 0.1, 0.2, 0.5, 1.0], [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    >>> round(rejection_at(fpr, tpr, 0.5), 3)     # εB = 0.15 halfway between (0.1, 0.4) and (0.2, 0.6)
+    6.667
+    >>> rejection_at(fpr, tpr, 0.2)               # εB = 0: nothing to resolve it with
+    inf
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
+
+__all__ = ["rejection_at", "classification_metrics", "roc_points", "weighted_auc_and_fpr"]
+
+_CHUNK_ELEMENTS = 4_000_000  # resamples x jets held at once in the bootstrap (bounds memory to ~100 MB)
+
+
+def rejection_at(fpr: ArrayLike, tpr: ArrayLike, eff: float) -> float:
+    """Background rejection 1/εB at signal efficiency εS = ``eff``, from a ROC curve.
+
+    Arguments:
+        fpr, tpr: the ROC's εB and εS, both non-decreasing, starting at the (0, 0) end, as returned
+            by :func:`sklearn.metrics.roc_curve` (or :func:`roc_points`).
+        eff: the working point εS, in (0, 1].
+
+    The ROC is a path of straight segments. εB at εS = ``eff`` is read on the first segment that
+    reaches ``eff``; a horizontal run (εS constant while εB grows) gives its smallest εB.
+    Returns ``math.inf`` when that εB is 0.
+    """
+    f, t = np.asarray(fpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64)
+    if f.ndim != 1 or f.shape != t.shape or f.size == 0:
+        raise ValueError(f"fpr and tpr must be 1-D of equal non-zero length, got {f.shape} and {t.shape}")
+    if np.any(np.diff(f) < 0) or np.any(np.diff(t) < 0):
+        raise ValueError("fpr and tpr must be non-decreasing (a ROC from the (0, 0) end)")
+    if not 0.0 < eff <= 1.0:
+        raise ValueError(f"signal efficiency must be in (0, 1], got {eff}")
+    if t[-1] < eff:
+        raise ValueError(f"the ROC never reaches εS = {eff} (max {t[-1]})")
+    eps_b = float(_fpr_at(f[None], t[None], eff)[0])
+    return math.inf if eps_b <= 0.0 else 1.0 / eps_b
+
+
+def _fpr_at(fpr: np.ndarray, tpr: np.ndarray, eff: float) -> np.ndarray:
+    """εB at εS = ``eff`` for each row of ``fpr``, ``tpr`` (R, K), rows non-decreasing; returns (R,)."""
+    rows = np.arange(fpr.shape[0])
+    i = np.minimum((tpr < eff).sum(axis=1), fpr.shape[1] - 1)       # first point with εS >= eff
+    j = np.maximum(i - 1, 0)                                         # the point before it
+    t0, t1, f0, f1 = tpr[rows, j], tpr[rows, i], fpr[rows, j], fpr[rows, i]
+    frac = np.where(t1 > t0, (eff - t0) / np.where(t1 > t0, t1 - t0, 1.0), 1.0)
+    return f0 + frac * (f1 - f0)
+
+
+def weighted_auc_and_fpr(
+    weights: np.ndarray, positive: np.ndarray, starts: np.ndarray, effs: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """AUC and εB at each εS in ``effs`` for R weightings of one sorted sample.
+
+    Arguments:
+        weights: (R, N) integer jet multiplicities (bootstrap counts), columns in *descending* score order.
+        positive: (N,) bool, True for signal jets, same order.
+        starts: (G,) index of the first jet of each group of equal scores in that order.
+        effs: working points εS.
+
+    Returns ``auc`` (R,) and ``eps_b`` (R, E); NaN for rows without signal or background weight.
+    With S_g, B_g the signal and background weight of score group g and TP_g, FP_g their sums over
+    the groups with score >= that of g: AUC = Σ_g B_g (TP_g - S_g / 2) / (S B), and εB at εS = x is
+    read off the ROC points (FP_g / B, TP_g / S) as in :func:`rejection_at`.
+    """
+    sig = np.where(positive, weights, 0)                                         # (R, N)
+    if starts.size < weights.shape[1]:                                           # tied scores: group them
+        sig, bkg = np.add.reduceat(sig, starts, axis=1), np.add.reduceat(weights, starts, axis=1)
+        bkg -= sig                                                               # (R, G)
+    else:
+        bkg = weights - sig
+    tp, fp = np.cumsum(sig, axis=1), np.cumsum(bkg, axis=1)                      # (R, G) integers
+    n_sig, n_bkg = tp[:, -1].astype(np.float64), fp[:, -1].astype(np.float64)    # (R,)
+    ok = (n_sig > 0) & (n_bkg > 0)
+    pairs = np.einsum("rg,rg->r", bkg, 2 * tp - sig).astype(np.float64)         # 2 x correctly ordered pairs
+    auc = np.full(ok.shape, np.nan)
+    auc[ok] = pairs[ok] / (2.0 * n_sig[ok] * n_bkg[ok])
+    rows = np.arange(tp.shape[0])
+    eps_b = np.full((tp.shape[0], len(effs)), np.nan)
+    for k, eff in enumerate(effs):
+        i = np.minimum((tp < (eff * n_sig)[:, None]).sum(axis=1), tp.shape[1] - 1)   # first TP >= eff S
+        t1, f1 = tp[rows, i].astype(np.float64), fp[rows, i].astype(np.float64)
+        t0 = np.where(i > 0, tp[rows, i - 1], 0).astype(np.float64)           # the point before (or origin)
+        f0 = np.where(i > 0, fp[rows, i - 1], 0).astype(np.float64)
+        frac = np.clip((eff * n_sig - t0) / np.where(t1 > t0, t1 - t0, 1.0), 0.0, 1.0)
+        fp_at = f0 + np.where(t1 > t0, frac, 1.0) * (f1 - f0)                 # background weight passing
+        eps_b[ok, k] = fp_at[ok] / n_bkg[ok]
+    return auc, eps_b
+
+
+def _sorted_groups(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order of ``scores`` descending, and the start of each run of equal scores in that order."""
+    order = np.argsort(-scores, kind="stable")
+    s = scores[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    return order, starts
+
+
+def _bootstrap(
+    scores: np.ndarray, labels: np.ndarray, signal: Sequence[int], correct: np.ndarray,
+    effs: Sequence[float], n_bootstrap: int, seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Resampled accuracy (R,), AUC (R, S) and εB (R, S, E) for the signal classes ``signal``.
+
+    ``scores`` (N, C) are the probabilities; class ``c`` is scored by column ``c``.
+    """
+    n = labels.shape[0]
+    rng = np.random.default_rng(seed)
+    sorted_by = [_sorted_groups(scores[:, c]) for c in signal]
+    acc = np.empty(n_bootstrap)
+    auc = np.empty((n_bootstrap, len(signal)))
+    eps_b = np.empty((n_bootstrap, len(signal), len(effs)))
+    step = max(1, _CHUNK_ELEMENTS // max(n, 1))
+    for lo in range(0, n_bootstrap, step):
+        r = min(step, n_bootstrap - lo)
+        draws = rng.integers(0, n, size=(r, n)) + n * np.arange(r)[:, None]     # (r, N) flat indices
+        counts = np.bincount(draws.ravel(), minlength=r * n).reshape(r, n)       # (r, N) multiplicities
+        acc[lo:lo + r] = counts @ correct / n
+        for k, (c, (order, starts)) in enumerate(zip(signal, sorted_by, strict=True)):
+            a, e = weighted_auc_and_fpr(counts[:, order], labels[order] == c, starts, effs)
+            auc[lo:lo + r, k], eps_b[lo:lo + r, k] = a, e
+    return acc, auc, eps_b
+
+
+def _std(samples: np.ndarray) -> float | None:
+    """Standard deviation (ddof = 1) of the finite entries; None with fewer than two."""
+    finite = samples[np.isfinite(samples)]
+    return float(np.std(finite, ddof=1)) if finite.size >= 2 else None
+
+
+def _class_entry(
+    pos: np.ndarray, score: np.ndarray, effs: Sequence[float], boot_auc: np.ndarray | None,
+    boot_eps_b: np.ndarray | None,
+) -> dict[str, Any]:
+    """One-vs-rest metrics of one class: counts, AUC ± unc, 1/εB ± unc at each εS (JSON-ready)."""
+    n_sig, n_bkg = int(pos.sum()), int((~pos).sum())
+    entry: dict[str, Any] = {"n_signal": n_sig, "n_background": n_bkg, "auc": None, "auc_unc": None,
+                             "rejection": {}}  # fmt: skip
+    if n_sig == 0 or n_bkg == 0:
+        entry["rejection"] = {f"{e:g}": {"value": None, "unc": None, "inf": False} for e in effs}
+        return entry
+    fpr, tpr, _ = roc_curve(pos, score)
+    entry["auc"] = float(roc_auc_score(pos, score))
+    entry["auc_unc"] = None if boot_auc is None else _std(boot_auc)
+    for k, eff in enumerate(effs):
+        rej = rejection_at(fpr, tpr, eff)
+        unc = None
+        if boot_eps_b is not None and math.isfinite(rej):
+            with np.errstate(divide="ignore"):
+                unc = _std(1.0 / boot_eps_b[:, k])
+        finite = math.isfinite(rej)
+        entry["rejection"][f"{eff:g}"] = {"value": rej if finite else None, "unc": unc, "inf": not finite}
+    return entry
+
+
+def classification_metrics(
+    probs: ArrayLike,
+    labels: ArrayLike,
+    class_names: Sequence[str],
+    signal_effs: Sequence[float] = (0.3, 0.5),
+    n_bootstrap: int = 100,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Accuracy, confusion matrix, one-vs-rest AUC and 1/εB of a C-class tagger, with bootstrap errors.
+
+    Arguments:
+        probs: (N, C) class probabilities (any per-class score works: only the ordering matters).
+        labels: (N,) integer true classes in ``0..C-1``.
+        class_names: C names, e.g. ``["g", "q", "w", "z", "t"]`` or, binary, ``["g+q", "t"]``.
+        signal_effs: working points εS of the rejections.
+        n_bootstrap: resamples of the test set for the uncertainties (0: no uncertainties, None).
+        seed: seed of the resampling.
+
+    Returns a JSON-serializable dict: ``n_jets``, ``class_names``, ``binary`` (C == 2),
+    ``signal_effs``, ``n_bootstrap``, ``seed``, ``accuracy`` and ``accuracy_unc`` (prediction =
+    arg-max of ``probs``), ``confusion`` (C x C counts, row = true class, column = predicted),
+    ``confusion_normalized`` (rows sum to 1; an empty row stays 0), ``per_class`` (name ->
+    ``n_signal``, ``n_background``, ``auc``, ``auc_unc``, ``rejection`` (``"0.3"`` -> ``value``,
+    ``unc``, ``inf``)), ``macro_auc`` and ``macro_auc_unc`` (mean of the per-class AUCs).
+    Binary mode: ``per_class`` holds only the signal (class 1, score ``probs[:, 1]``), ``macro_auc``
+    is its AUC, and ``signal``, ``background``, ``auc``, ``auc_unc``, ``rejection`` repeat it at top level.
+    A class absent from ``labels`` (or making up all of it) has AUC and rejections None.
+    """
+    p, y = _check_inputs(probs, labels, class_names)
+    effs = [float(e) for e in signal_effs]
+    if any(not 0.0 < e <= 1.0 for e in effs):
+        raise ValueError(f"signal efficiencies must be in (0, 1], got {effs}")
+    n, c = p.shape
+    binary = c == 2
+    signal = [1] if binary else list(range(c))
+    pred = p.argmax(axis=1)
+    correct = (pred == y).astype(np.float64)
+    cm = confusion_matrix(y, pred, labels=list(range(c)))
+    rows = cm.sum(axis=1, keepdims=True)
+    boot = _bootstrap(p, y, signal, correct, effs, n_bootstrap, seed) if n_bootstrap > 0 and n > 0 else None
+    per_class = {class_names[s]: _class_entry(y == s, p[:, s], effs,
+                                              None if boot is None else boot[1][:, k],
+                                              None if boot is None else boot[2][:, k])
+                 for k, s in enumerate(signal)}  # fmt: skip
+    aucs = [e["auc"] for e in per_class.values()]
+    macro = float(np.mean(aucs)) if aucs and None not in aucs else None
+    out: dict[str, Any] = {
+        "n_jets": int(n), "class_names": [str(s) for s in class_names], "binary": binary,
+        "signal_effs": effs, "n_bootstrap": int(n_bootstrap), "seed": int(seed),
+        "accuracy": float(correct.mean()) if n else None,
+        "accuracy_unc": None if boot is None else _std(boot[0]),
+        "confusion": cm.astype(int).tolist(),
+        "confusion_normalized": np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0).tolist(),
+        "per_class": per_class,
+        "macro_auc": macro,
+        "macro_auc_unc": None if boot is None or macro is None else _std(np.mean(boot[1], axis=1)),
+    }  # fmt: skip
+    if binary:
+        sig = per_class[class_names[1]]
+        out.update(signal=str(class_names[1]), background=str(class_names[0]), auc=sig["auc"],
+                   auc_unc=sig["auc_unc"], rejection=sig["rejection"])
+    return out
+
+
+def _check_inputs(probs: ArrayLike, labels: ArrayLike, class_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``probs`` as float64 (N, C) and ``labels`` as int64 (N,), validated against ``class_names``."""
+    p, y = np.asarray(probs, dtype=np.float64), np.asarray(labels)
+    if p.ndim != 2 or p.shape[1] != len(class_names):
+        raise ValueError(f"probs must be (N, {len(class_names)}) for classes {list(class_names)}, got {p.shape}")
+    if y.shape != (p.shape[0],):
+        raise ValueError(f"labels must be ({p.shape[0]},), got {y.shape}")
+    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= p.shape[1]):
+        raise ValueError(f"labels must be integers in 0..{p.shape[1] - 1}")
+    if not np.all(np.isfinite(p)):
+        raise ValueError("probs contain NaN or infinite values")
+    return p, y.astype(np.int64)
+
+
+def roc_points(
+    probs: ArrayLike, labels: ArrayLike, cls: int, max_points: int = 2000
+) -> tuple[np.ndarray, np.ndarray]:
+    """ROC of class ``cls`` against the rest: ``fpr`` (εB) and ``tpr`` (εS), at most ``max_points`` each.
+
+    Arguments:
+        probs: (N, C) probabilities; class ``cls`` is scored by ``probs[:, cls]``.
+        labels: (N,) integer true classes.
+        cls: the signal class (1 in binary mode).
+        max_points: longer curves keep a subset of their own points, spread evenly along the curve
+            as drawn (εS linear, εB logarithmic), always including both ends.
+    """
+    p, y = np.asarray(probs, dtype=np.float64), np.asarray(labels)
+    pos = y == cls
+    if not pos.any() or pos.all():
+        raise ValueError(f"class {cls} needs both signal and background jets for a ROC")
+    fpr, tpr, _ = roc_curve(pos, p[:, cls])
+    if fpr.size <= max_points:
+        return fpr, tpr
+    floor = fpr[fpr > 0].min()
+    logf = np.log10(np.maximum(fpr, floor))
+    span = max(float(logf[-1] - logf[0]), 1e-12)
+    step = np.hypot(np.diff(tpr), np.diff(logf) / span)                          # path length, unit box
+    s = np.r_[0.0, np.cumsum(step)]
+    keep = np.searchsorted(s, np.linspace(0.0, s[-1], max_points - 2))
+    keep = np.unique(np.r_[0, np.minimum(keep, fpr.size - 1), fpr.size - 1])
+    return fpr[keep], tpr[keep]

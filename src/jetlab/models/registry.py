@@ -1,0 +1,111 @@
+"""The model registry: every architecture by name, with its defaults as data.
+
+Adding a model is a decorated builder of a few lines::
+
+    @register_model("pfn", family="deepsets", representation="particles", symmetric=True,
+                    paper="arXiv:1810.05165", phi=(100, 100, 128), f=(100, 100))
+    def pfn(n_classes: int, dims: InputDims, **hp) -> nn.Module:
+        return ParticleFlowNetwork(dims.particle_features, n_classes, **hp)
+
+Every model maps a batch dict (see :mod:`jetlab.data.batches`) to logits ``(B, n_classes)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from torch import nn
+
+from jetlab.errors import UsageError
+
+__all__ = ["InputDims", "ModelSpec", "register_model", "create", "get_spec", "list_models", "count_parameters"]
+
+
+@dataclass(frozen=True)
+class InputDims:
+    """Input sizes a model is built for (taken from the data; these defaults serve `jetlab models`)."""
+
+    hlf: int = 16
+    particle_features: int = 13
+    image_bins: int = 40
+    max_particles: int = 64
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str
+    representation: str  # "hlf" | "image" | "particles" | "graph"
+    builder: Callable[..., nn.Module]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    symmetric: bool = False  # permutation-invariant over particles
+    paper: str = ""
+    task: str = "classify"
+
+    @property
+    def summary(self) -> str:
+        doc = inspect.getdoc(self.builder) or ""
+        return doc.splitlines()[0] if doc else ""
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+Builder = Callable[..., nn.Module]
+
+
+def register_model(name: str, *, family: str, representation: str, symmetric: bool = False, paper: str = "",
+                   task: str = "classify", **defaults: Any) -> Callable[[Builder], Builder]:
+    """Register ``builder(n_classes, dims, **hparams) -> nn.Module`` under ``name``."""
+
+    def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        _REGISTRY[name] = ModelSpec(name, family, representation, builder, dict(defaults), symmetric, paper, task)
+        return builder
+
+    return wrap
+
+
+def _load_all() -> None:
+    from jetlab.models import _catalog  # noqa: F401 - imports every model family module
+
+
+def get_spec(name: str) -> ModelSpec:
+    _load_all()
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else " (see 'jetlab models')"
+        raise UsageError(f"--model: unknown model {name!r}{hint}")
+    return _REGISTRY[name]
+
+
+def list_models(task: str | None = None) -> list[ModelSpec]:
+    _load_all()
+    return [s for s in _REGISTRY.values() if task is None or s.task == task]
+
+
+def create(name: str, n_classes: int = 5, dims: InputDims | None = None, **hparams: Any) -> nn.Module:
+    """Build model ``name`` with its registered defaults updated by ``hparams``.
+
+    Unknown hyper-parameter names raise :class:`UsageError` naming the key and the known ones.
+    """
+    spec = get_spec(name)
+    unknown = sorted(set(hparams) - set(spec.defaults))
+    if unknown:
+        raise UsageError(f"model {name!r}: unknown hyper-parameter(s) {unknown} (known: {sorted(spec.defaults)})")
+    if n_classes < 2:
+        raise UsageError(f"model {name!r}: needs at least 2 classes, got {n_classes}")
+    return spec.builder(n_classes, dims or InputDims(), **(spec.defaults | hparams))
+
+
+def with_defaults(spec: ModelSpec, **defaults: Any) -> ModelSpec:
+    return replace(spec, defaults=spec.defaults | defaults)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -1,0 +1,146 @@
+"""Run configuration: defaults <- the model's packaged YAML <- the user's ``--config`` <- CLI flags.
+
+A run's YAML has five sections::
+
+    model: pfn
+    hparams: {phi: [100, 100, 128]}            # passed to jetlab.models.create
+    representation: {name: particles, max_particles: 64}
+    data: {classes: "g,q,w,z,t", val_fraction: 0.2, test_fraction: 0.2, balance: weights}
+    optim: {optimizer: adam, lr: 1.0e-3, scheduler: plateau}
+    trainer: {epochs: 20, batch_size: 256, patience: 10, precision: 32-true, seed: 0}
+
+Unknown keys are errors naming the key. Every run writes the resolved config to RUN/config.yaml.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jetlab.classes import ClassSelection, parse_selection
+from jetlab.data.batches import RepresentationConfig
+from jetlab.data.module import DataConfig
+from jetlab.errors import InputError, UsageError
+from jetlab.models import get_spec
+from jetlab.tasks.classify import OptimConfig
+
+__all__ = ["TrainerConfig", "RunConfig", "resolve_config", "load_yaml", "packaged_config"]
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    epochs: int = 20
+    batch_size: int = 256
+    patience: int = 10  # early stopping on val_loss
+    max_time: str | None = None  # "HH:MM:SS" or "DD:HH:MM:SS"
+    precision: str = "32-true"  # e.g. 16-mixed, bf16-mixed
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    strategy: str = "auto"  # ddp for multi-GPU / multi-node
+    num_nodes: int = 1
+    seed: int = 0
+    gradient_clip: float | None = None
+    progress: bool = True
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.num_nodes < 1:
+            raise UsageError("trainer: epochs, batch_size and num_nodes must be positive")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str
+    hparams: dict[str, Any] = field(default_factory=dict)
+    representation: RepresentationConfig = field(default_factory=RepresentationConfig)
+    data: DataConfig = field(default_factory=lambda: DataConfig(path=""))
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    @property
+    def selection(self) -> ClassSelection:
+        return parse_selection(self.data.classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(v: Any) -> Any:
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            return v
+
+        return {"model": self.model, "hparams": plain(self.hparams),
+                **{k: plain(dataclasses.asdict(getattr(self, k)))
+                   for k in ("representation", "data", "optim", "trainer")}}
+
+
+_SECTIONS = {"representation": RepresentationConfig, "data": DataConfig, "optim": OptimConfig,
+             "trainer": TrainerConfig}
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    try:
+        content = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such config file") from None
+    except (OSError, yaml.YAMLError) as e:
+        raise InputError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise InputError(f"{path}: a config must be a mapping of sections")
+    return content
+
+
+def packaged_config(name: str) -> dict[str, Any]:
+    """The YAML shipped for model ``name`` (``jetlab/configs/models/<name>.yaml``), or {}."""
+    ref = resources.files("jetlab") / "configs" / "models" / f"{name}.yaml"
+    return load_yaml(Path(str(ref))) if ref.is_file() else {}
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        if key not in ("model", "hparams", *_SECTIONS):
+            raise UsageError(f"{where}: config key {key!r} does not exist (sections: model, hparams, "
+                             f"{', '.join(_SECTIONS)})")
+        if key == "model":
+            out[key] = value
+        elif not isinstance(value, dict):
+            raise UsageError(f"{where}: section {key!r} must be a mapping")
+        else:
+            fields = None if key == "hparams" else {f.name for f in dataclasses.fields(_SECTIONS[key])}
+            bad = sorted(set(value) - fields) if fields is not None else []
+            if bad:
+                raise UsageError(f"{where}: config key '{key}.{bad[0]}' does not exist (known: {sorted(fields)})")
+            out[key] = {**out.get(key, {}), **value}
+    return out
+
+
+def resolve_config(model: str | None, data_path: str, user: dict[str, Any] | None = None,
+                   overrides: dict[str, Any] | None = None, user_name: str = "--config") -> RunConfig:
+    """Merge the layers and validate them into a :class:`RunConfig`."""
+    layers = _merge({}, user or {}, user_name)
+    name = model or layers.get("model")
+    if not name:
+        raise UsageError("--model is required (or a 'model:' entry in --config)")
+    spec = get_spec(name)
+    merged = _merge({"model": name, "representation": {"name": spec.representation}}, packaged_config(name),
+                    f"configs/models/{name}.yaml")
+    merged = _merge(merged, {k: v for k, v in layers.items() if k != "model"}, user_name)
+    merged = _merge(merged, overrides or {}, "command line")
+    merged["model"] = name
+    rep = merged.get("representation", {})
+    if rep.get("name", spec.representation) != spec.representation:
+        raise UsageError(f"model {name!r} reads the {spec.representation!r} representation, "
+                         f"the config asks for {rep['name']!r}")
+    merged.setdefault("data", {})["path"] = str(data_path)
+    cfg = RunConfig(model=name, hparams=dict(merged.get("hparams", {})),
+                    **{k: cls(**merged.get(k, {})) for k, cls in _SECTIONS.items()})
+    cfg.selection  # validates the class selection early  # noqa: B018
+    return cfg

@@ -1,0 +1,115 @@
+"""``jetlab evaluate``: a trained run on the test split of a dataset, with the physicists' metrics.
+
+Checkpoints are read with ``torch.load(weights_only=True)``: no code in a checkpoint ever runs.
+Writes ``metrics.json`` (per-class AUC, accuracy, confusion matrix, 1/εB at εS = 0.3 and 0.5 with
+bootstrap uncertainties, inference jets/s), ``predictions.npz`` and ROC / confusion PNGs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from jetlab.data.module import DataConfig, JetDataModule
+from jetlab.errors import InputError, UsageError
+from jetlab.models import InputDims, count_parameters, create
+from jetlab.tasks.config import RunConfig, resolve_config
+from jetlab.tasks.train import load_builder
+
+__all__ = ["load_run", "load_model", "evaluate", "predict"]
+
+
+def load_run(run: str | Path) -> RunConfig:
+    run = Path(run)
+    path = run / "config.yaml"
+    if not path.is_file():
+        raise InputError(f"{run}: not a jetlab run (no config.yaml)")
+    raw = yaml.safe_load(path.read_text())
+    return resolve_config(raw["model"], raw["data"]["path"], {k: v for k, v in raw.items() if k != "data"},
+                          {"data": {k: v for k, v in raw["data"].items() if k != "path"}}, str(path))
+
+
+def load_model(run: str | Path, which: str = "best") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The model of a run and its saved hyper-parameters, from ``checkpoints/<which>.ckpt``."""
+    ckpt = Path(run) / "checkpoints" / f"{which}.ckpt"
+    if not ckpt.is_file():
+        raise InputError(f"{ckpt}: checkpoint missing (training unfinished?)")
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means: refuse the file
+        raise InputError(f"{ckpt}: refused to load ({str(e).splitlines()[0][:120]})") from None
+    hp = dict(state.get("hyper_parameters", {}))
+    try:
+        model = create(hp["model"], n_classes=hp["n_classes"], dims=InputDims(**hp["dims"]), **hp["hparams"])
+        model.load_state_dict({k.removeprefix("model."): v for k, v in state["state_dict"].items()
+                               if k.startswith("model.")})
+    except (KeyError, RuntimeError) as e:
+        raise InputError(f"{ckpt}: does not match its run's model ({str(e).splitlines()[0][:120]})") from None
+    return model.eval(), hp
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray, float]:
+    """Softmax probabilities (N, C), targets (N,), and jets/s of the forward passes."""
+    probs, targets, elapsed = [], [], 0.0
+    for batch in loader:
+        start = time.perf_counter()
+        p = torch.softmax(model(batch).float(), dim=1)  # (B, C)
+        elapsed += time.perf_counter() - start
+        probs.append(p.numpy())
+        targets.append(batch["y"].numpy())
+    p, y = np.concatenate(probs), np.concatenate(targets)
+    return p, y, len(y) / max(elapsed, 1e-9)
+
+
+def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | None = None,
+             split: str = "test", n_bootstrap: int = 100) -> dict[str, Any]:
+    """Evaluate ``run`` on ``split`` of ``data`` (default: the data it was trained on)."""
+    from jetlab.metrics.classification import classification_metrics, roc_points
+    from jetlab.report.roc import plot_confusion, plot_history, plot_roc
+
+    run, cfg = Path(run), load_run(run)
+    out = Path(out) if out else run
+    out.mkdir(parents=True, exist_ok=True)
+    model, hp = load_model(run)
+    if hp.get("class_names") != cfg.selection.names:
+        raise UsageError(f"{run}: checkpoint classes {hp.get('class_names')} differ from the run's config")
+    data_cfg = DataConfig(**{**cfg.data.__dict__, "path": str(data or cfg.data.path), "max_jets": None})
+    if split == "all":
+        data_cfg = DataConfig(**{**data_cfg.__dict__, "val_fraction": 1e-9, "test_fraction": 1 - 2e-9})
+    dm = JetDataModule(data_cfg, cfg.selection, cfg.representation, builder=load_builder(run / "representation.json"),
+                       batch_size=cfg.trainer.batch_size)
+    dm.setup()
+    probs, targets, jets_per_s = predict(model, dm.test_dataloader())
+    names = cfg.selection.names
+    metrics = classification_metrics(probs, targets, names, n_bootstrap=n_bootstrap)
+    roc = {}
+    for c in range(1 if len(names) == 2 else 0, len(names)):
+        fpr, tpr = roc_points(probs, targets, c)
+        roc[names[c]] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+    train = json.loads((run / "train.json").read_text()) if (run / "train.json").is_file() else {}
+    result = {"run": str(run), "model": cfg.model, "data": str(data_cfg.path), "split": split, "n_jets": len(targets),
+              "params": count_parameters(model), "train_time_s": train.get("train_time_s"),
+              "inference_jets_per_s": jets_per_s, "metrics": metrics, "roc": roc}
+    np.savez_compressed(out / "predictions.npz", probs=probs, targets=targets, class_names=np.array(names))
+    (out / "metrics.json").write_text(json.dumps(result, indent=1))
+    aucs = metrics.get("auc", {})
+    plot_roc({n: (np.array(r["tpr"]), np.array(r["fpr"]), _auc_value(aucs, n)) for n, r in roc.items()},
+             out / "roc.png", title=f"{cfg.model} — {Path(data_cfg.path).name}")
+    plot_confusion(np.array(metrics["confusion"]["normalized"]), names, out / "confusion.png")
+    if (run / "logs" / "metrics.csv").is_file():
+        plot_history(run / "logs" / "metrics.csv", out / "loss.png")
+    return result
+
+
+def _auc_value(aucs: Any, name: str) -> float:
+    v = aucs.get(name) if isinstance(aucs, dict) else None
+    if isinstance(v, dict):
+        return float(v.get("value", v.get("auc", float("nan"))))
+    return float(v) if v is not None else float("nan")

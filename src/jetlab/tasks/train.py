@@ -1,0 +1,115 @@
+"""``jetlab train``: build the run, fit with Lightning, keep what is needed to reproduce it.
+
+RUN/ holds ``config.yaml`` (resolved), ``representation.json`` (features, HLF scaler),
+``checkpoints/best.ckpt`` and ``last.ckpt``, ``logs/metrics.csv`` and ``train.json``
+(epochs, best validation loss, wall time, parameter count).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import yaml
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from jetlab.data.batches import BatchBuilder
+from jetlab.data.module import JetDataModule
+from jetlab.errors import UsageError
+from jetlab.models import count_parameters
+from jetlab.represent import HLFScaler
+from jetlab.tasks.classify import ClassifierModule
+from jetlab.tasks.config import RunConfig
+
+__all__ = ["train", "save_builder", "load_builder"]
+
+
+def save_builder(builder: BatchBuilder, path: Path) -> None:
+    state = {"config": builder.config.to_dict(), "features": list(builder.features),
+             "scaler": builder.scaler.to_dict() if builder.scaler is not None else None}
+    path.write_text(json.dumps(state, indent=2))
+
+
+def load_builder(path: Path) -> BatchBuilder:
+    from jetlab.data.batches import RepresentationConfig
+
+    state = json.loads(path.read_text())
+    scaler = HLFScaler.from_dict(state["scaler"]) if state.get("scaler") else None
+    return BatchBuilder(RepresentationConfig(**state["config"]), scaler, tuple(state.get("features", ())))
+
+
+def _check_resume(cfg: RunConfig, out: Path) -> Path:
+    saved = yaml.safe_load((out / "config.yaml").read_text()) if (out / "config.yaml").is_file() else None
+    last = out / "checkpoints" / "last.ckpt"
+    if saved is None or not last.is_file():
+        raise UsageError(f"--resume: {out} has no config.yaml and checkpoints/last.ckpt to resume from")
+    for key, now in (("model", cfg.model), ("classes", cfg.data.classes)):
+        before = saved["model"] if key == "model" else saved["data"]["classes"]
+        if before != now:
+            raise UsageError(f"--resume: {out} was trained with {key} {before!r}, not {now!r}")
+    return last
+
+
+def _log_version(out: Path, resume: bool) -> str:
+    """First run logs to logs/metrics.csv; each resume to logs/resume_<k>/ (Lightning would overwrite)."""
+    if not resume:
+        return ""
+    k = 1
+    while (out / "logs" / f"resume_{k}").exists():
+        k += 1
+    return f"resume_{k}"
+
+
+def _trainer(cfg: RunConfig, out: Path, resume: bool = False) -> L.Trainer:
+    t = cfg.trainer
+    callbacks = [
+        ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_loss", mode="min",
+                        save_last=True, enable_version_counter=False),
+        EarlyStopping(monitor="val_loss", patience=t.patience, mode="min"),
+    ]
+    return L.Trainer(
+        default_root_dir=out, max_epochs=t.epochs, max_time=t.max_time, precision=t.precision,
+        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes,
+        callbacks=callbacks, logger=CSVLogger(out, name="logs", version=_log_version(out, resume)),
+        enable_progress_bar=t.progress,
+        gradient_clip_val=t.gradient_clip, deterministic=t.deterministic, log_every_n_steps=1,
+        enable_model_summary=False,
+    )
+
+
+def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
+    """Train ``cfg`` into run directory ``out``; ``resume`` continues from ``last.ckpt``."""
+    out = Path(out)
+    ckpt = _check_resume(cfg, out) if resume else None
+    if not resume and (out / "config.yaml").exists():
+        raise UsageError(f"--out: {out} already holds a run; use --resume or another directory")
+    L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
+    dm = JetDataModule(cfg.data, cfg.selection, cfg.representation, batch_size=cfg.trainer.batch_size)
+    if resume:
+        dm.builder = load_builder(out / "representation.json")
+    dm.setup()
+    module = ClassifierModule(cfg.model, cfg.hparams, asdict(dm.builder.dims()), dm.n_classes,
+                              cfg.selection.names, dm.class_weights().tolist(), asdict(cfg.optim))
+    trainer = _trainer(cfg, out, resume)
+    if trainer.is_global_zero:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        save_builder(dm.builder, out / "representation.json")
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt)
+    elapsed = time.perf_counter() - start
+    previous = json.loads((out / "train.json").read_text()).get("train_time_s", 0.0) if resume else 0.0
+    best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+    summary = {"model": cfg.model, "classes": cfg.selection.names, "params": count_parameters(module.model),
+               "epochs": trainer.current_epoch, "global_steps": trainer.global_step,
+               "best_val_loss": float(best) if best is not None else None,
+               "train_time_s": previous + elapsed, "n_train": len(dm.splits["train"][1]),
+               "n_val": len(dm.splits["val"][1]), "n_test": len(dm.splits["test"][1])}
+    if trainer.is_global_zero:
+        (out / "train.json").write_text(json.dumps(summary, indent=2))
+    return summary
