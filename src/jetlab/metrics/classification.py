@@ -67,18 +67,31 @@ def rejection_at(fpr: ArrayLike, tpr: ArrayLike, eff: float) -> float:
         raise ValueError(f"signal efficiency must be in (0, 1], got {eff}")
     if t[-1] < eff:
         raise ValueError(f"the ROC never reaches εS = {eff} (max {t[-1]})")
-    eps_b = float(_fpr_at(f[None], t[None], eff)[0])
+    eps_b = _fpr_at(f, t, eff)
     return math.inf if eps_b <= 0.0 else 1.0 / eps_b
 
 
-def _fpr_at(fpr: np.ndarray, tpr: np.ndarray, eff: float) -> np.ndarray:
-    """εB at εS = ``eff`` for each row of ``fpr``, ``tpr`` (R, K), rows non-decreasing; returns (R,)."""
-    rows = np.arange(fpr.shape[0])
-    i = np.minimum((tpr < eff).sum(axis=1), fpr.shape[1] - 1)       # first point with εS >= eff
-    j = np.maximum(i - 1, 0)                                         # the point before it
-    t0, t1, f0, f1 = tpr[rows, j], tpr[rows, i], fpr[rows, j], fpr[rows, i]
-    frac = np.where(t1 > t0, (eff - t0) / np.where(t1 > t0, t1 - t0, 1.0), 1.0)
-    return f0 + frac * (f1 - f0)
+def _fpr_at(fpr: np.ndarray, tpr: np.ndarray, eff: float) -> float:
+    """εB at εS = ``eff`` on the ROC path (``fpr``, ``tpr``), both non-decreasing; ``eff`` in (0, 1]."""
+    i = min(int(np.searchsorted(tpr, eff, side="left")), tpr.size - 1)       # first point with εS >= eff
+    if i == 0 or tpr[i] <= tpr[i - 1]:
+        return float(fpr[i])
+    frac = (eff - tpr[i - 1]) / (tpr[i] - tpr[i - 1])
+    return float(fpr[i - 1] + frac * (fpr[i] - fpr[i - 1]))
+
+
+def _bkg_passing(tp: np.ndarray, bkg: np.ndarray, target: float) -> float:
+    """Background weight passing where the signal weight passing reaches ``target`` (> 0), interpolated.
+
+    ``tp`` (G,) is the cumulative signal weight and ``bkg`` (G,) the background weight per score
+    group, in descending score order; the ROC path starts at the origin.
+    """
+    whole = tp.dtype.type(math.ceil(target))                                    # TP are integers: no float copy
+    i = min(int(np.searchsorted(tp, whole, side="left")), tp.size - 1)        # first group with TP >= target
+    f1 = float(bkg[: i + 1].sum())
+    t0, f0 = (float(tp[i - 1]), f1 - float(bkg[i])) if i > 0 else (0.0, 0.0)
+    t1 = float(tp[i])
+    return f1 if t1 <= t0 else f0 + (target - t0) / (t1 - t0) * (f1 - f0)
 
 
 def weighted_auc_and_fpr(
@@ -90,35 +103,32 @@ def weighted_auc_and_fpr(
         weights: (R, N) integer jet multiplicities (bootstrap counts), columns in *descending* score order.
         positive: (N,) bool, True for signal jets, same order.
         starts: (G,) index of the first jet of each group of equal scores in that order.
-        effs: working points εS.
+        effs: working points εS, in (0, 1].
 
     Returns ``auc`` (R,) and ``eps_b`` (R, E); NaN for rows without signal or background weight.
-    With S_g, B_g the signal and background weight of score group g and TP_g, FP_g their sums over
-    the groups with score >= that of g: AUC = Σ_g B_g (TP_g - S_g / 2) / (S B), and εB at εS = x is
-    read off the ROC points (FP_g / B, TP_g / S) as in :func:`rejection_at`.
+    With S_g, B_g the signal and background weight of score group g and TP_g the signal weight of
+    the groups scoring >= g: AUC = Σ_g B_g (TP_g - S_g / 2) / (S B); εB at εS is read off the ROC
+    path through the origin and the points (Σ_{h<=g} B_h / B, TP_g / S), as in :func:`rejection_at`.
     """
     sig = np.where(positive, weights, 0)                                         # (R, N)
-    if starts.size < weights.shape[1]:                                           # tied scores: group them
+    tied = starts.size < weights.shape[1]
+    if tied:                                                                     # sum weights per score group
         sig, bkg = np.add.reduceat(sig, starts, axis=1), np.add.reduceat(weights, starts, axis=1)
         bkg -= sig                                                               # (R, G)
     else:
-        bkg = weights - sig
-    tp, fp = np.cumsum(sig, axis=1), np.cumsum(bkg, axis=1)                      # (R, G) integers
-    n_sig, n_bkg = tp[:, -1].astype(np.float64), fp[:, -1].astype(np.float64)    # (R,)
+        bkg = weights - sig                                                      # (R, N); bkg * sig == 0
+    pairs = np.zeros(weights.shape[0])                                           # 2 x ordered (sig, bkg) pairs
+    if tied:
+        pairs -= np.einsum("rg,rg->r", bkg, sig, dtype=np.float64)               # ties count one half
+    tp = np.cumsum(sig, axis=1, dtype=sig.dtype, out=sig)                        # (R, G), in place: sig is ours
+    pairs += 2.0 * np.einsum("rg,rg->r", bkg, tp, dtype=np.float64)
+    n_sig, n_bkg = tp[:, -1].astype(np.float64), bkg.sum(axis=1).astype(np.float64)  # (R,)
     ok = (n_sig > 0) & (n_bkg > 0)
-    pairs = np.einsum("rg,rg->r", bkg, 2 * tp - sig).astype(np.float64)         # 2 x correctly ordered pairs
     auc = np.full(ok.shape, np.nan)
     auc[ok] = pairs[ok] / (2.0 * n_sig[ok] * n_bkg[ok])
-    rows = np.arange(tp.shape[0])
-    eps_b = np.full((tp.shape[0], len(effs)), np.nan)
-    for k, eff in enumerate(effs):
-        i = np.minimum((tp < (eff * n_sig)[:, None]).sum(axis=1), tp.shape[1] - 1)   # first TP >= eff S
-        t1, f1 = tp[rows, i].astype(np.float64), fp[rows, i].astype(np.float64)
-        t0 = np.where(i > 0, tp[rows, i - 1], 0).astype(np.float64)           # the point before (or origin)
-        f0 = np.where(i > 0, fp[rows, i - 1], 0).astype(np.float64)
-        frac = np.clip((eff * n_sig - t0) / np.where(t1 > t0, t1 - t0, 1.0), 0.0, 1.0)
-        fp_at = f0 + np.where(t1 > t0, frac, 1.0) * (f1 - f0)                 # background weight passing
-        eps_b[ok, k] = fp_at[ok] / n_bkg[ok]
+    eps_b = np.full((weights.shape[0], len(effs)), np.nan)
+    for r in np.flatnonzero(ok):                                                 # R x E binary searches
+        eps_b[r] = [_bkg_passing(tp[r], bkg[r], eff * n_sig[r]) / n_bkg[r] for eff in effs]
     return auc, eps_b
 
 
@@ -148,11 +158,12 @@ def _bootstrap(
     for lo in range(0, n_bootstrap, step):
         r = min(step, n_bootstrap - lo)
         draws = rng.integers(0, n, size=(r, n)) + n * np.arange(r)[:, None]     # (r, N) flat indices
-        counts = np.bincount(draws.ravel(), minlength=r * n).reshape(r, n)       # (r, N) multiplicities
+        counts = np.bincount(draws.ravel(), minlength=r * n).reshape(r, n).astype(np.int32)  # multiplicities
         acc[lo:lo + r] = counts @ correct / n
+        in_order = np.empty_like(counts)                                         # (r, N), reused per class
         for k, (c, (order, starts)) in enumerate(zip(signal, sorted_by, strict=True)):
-            a, e = weighted_auc_and_fpr(counts[:, order], labels[order] == c, starts, effs)
-            auc[lo:lo + r, k], eps_b[lo:lo + r, k] = a, e
+            np.take(counts, order, axis=1, out=in_order)
+            auc[lo:lo + r, k], eps_b[lo:lo + r, k] = weighted_auc_and_fpr(in_order, labels[order] == c, starts, effs)
     return acc, auc, eps_b
 
 

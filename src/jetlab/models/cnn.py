@@ -7,6 +7,7 @@ Both read ``batch["x"]`` (B, 1, n, n), the pT-fraction image of :mod:`jetlab.rep
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -145,13 +146,13 @@ class JetImageResNet(nn.Module):
 
 @register_model("cnn", family="cnn", representation="image", paper="arXiv:1511.05190",
                 channels=(5, 3), kernels=(5, 3), pools=(5, 3), dropout=0.25, dense=(5,), activation="relu")
-def cnn(n_classes: int, dims: InputDims, **hp: object) -> nn.Module:
+def cnn(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Small CNN on jet images (course: conv 5@5×5 → pool 5, conv 3@3×3 → pool 3, dense 5)."""
-    return JetImageCNN(dims.image_bins, n_classes, **hp)  # type: ignore[arg-type]
+    return JetImageCNN(dims.image_bins, n_classes, **hp)
 
 
 @register_model("resnet", family="cnn", representation="image", paper="arXiv:1512.03385",
                 channels=(16, 32, 64), blocks=(1, 1, 1), dropout=0.0, activation="relu")
-def resnet(n_classes: int, dims: InputDims, **hp: object) -> nn.Module:
+def resnet(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Residual CNN on jet images: 3 stages of residual blocks, global average pooling."""
-    return JetImageResNet(n_classes, **hp)  # type: ignore[arg-type]
+    return JetImageResNet(n_classes, **hp)

@@ -11,6 +11,7 @@ inputs and never reach an output.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -187,20 +188,20 @@ class EnergyFlowNetwork(nn.Module):
 @register_model("deepsets", family="deepsets", representation="particles", symmetric=True,
                 paper="arXiv:1703.06114", phi=(32, 32, 32), rho=(16,), pool="mean", norm="batch",
                 activation="relu", dropout=0.0)
-def deepsets(n_classes: int, dims: InputDims, **hp: object) -> nn.Module:
+def deepsets(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Deep Sets: per-particle φ, masked mean pooling, ρ (course: BN, φ 32×3, ρ 16)."""
-    return DeepSets(dims.particle_features, n_classes, **hp)  # type: ignore[arg-type]
+    return DeepSets(dims.particle_features, n_classes, **hp)
 
 
 @register_model("pfn", family="deepsets", representation="particles", symmetric=True, paper="arXiv:1810.05165",
                 phi=(100, 100, 128), f=(100, 100, 100), norm="none", activation="relu", dropout=0.0)
-def pfn(n_classes: int, dims: InputDims, **hp: object) -> nn.Module:
+def pfn(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Particle Flow Network: F(Σ_i Φ(x_i)) over all particle features."""
-    return ParticleFlowNetwork(dims.particle_features, n_classes, **hp)  # type: ignore[arg-type]
+    return ParticleFlowNetwork(dims.particle_features, n_classes, **hp)
 
 
 @register_model("efn", family="deepsets", representation="particles", symmetric=True, paper="arXiv:1810.05165",
                 phi=(100, 100, 128), f=(100, 100, 100), activation="relu", dropout=0.0)
-def efn(n_classes: int, dims: InputDims, **hp: object) -> nn.Module:
+def efn(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Energy Flow Network: F(Σ_i z_i Φ(Δη_i, Δφ_i)), IRC safe by construction."""
-    return EnergyFlowNetwork(n_classes, **hp)  # type: ignore[arg-type]
+    return EnergyFlowNetwork(n_classes, **hp)

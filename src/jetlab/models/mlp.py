@@ -8,6 +8,7 @@ it serves per-jet ``(B, C)`` and per-particle ``(B, P, C)`` inputs alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -93,6 +94,6 @@ class MLP(nn.Module):
 
 @register_model("mlp", family="mlp", representation="hlf", paper="",
                 hidden=(40, 20, 10, 5), dropout=(0.25, 0.25, 0.25, 0.0), activation="relu")
-def mlp(n_classes: int, dims: InputDims, **hp: object) -> nn.Module:
+def mlp(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Dense network on high-level features (course: 16 → 40 → 20 → 10 → 5 → classes, dropout 0.25)."""
-    return MLP(dims.hlf, n_classes, **hp)  # type: ignore[arg-type]
+    return MLP(dims.hlf, n_classes, **hp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -64,6 +65,6 @@ class PointNet(nn.Module):
 
 @register_model("pointnet", family="pointnet", representation="particles", symmetric=True,
                 paper="arXiv:1612.00593", widths=(64, 128, 256), head=(128, 64), dropout=0.3, activation="relu")
-def pointnet(n_classes: int, dims: InputDims, **hp: object) -> nn.Module:
+def pointnet(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """PointNet: shared per-particle MLP with masked BN, masked max pooling, MLP head."""
-    return PointNet(dims.particle_features, n_classes, **hp)  # type: ignore[arg-type]
+    return PointNet(dims.particle_features, n_classes, **hp)

@@ -9,6 +9,7 @@ batch gives the same outputs as running every jet alone on its real particles.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -97,13 +98,13 @@ _RNN_DEFAULTS = dict(hidden=40, layers=1, bidirectional=False, dropout=0.25, hea
 
 @register_model("gru", family="rnn", representation="particles", symmetric=False, paper="arXiv:1406.1078",
                 **_RNN_DEFAULTS)
-def gru(n_classes: int, dims: InputDims, **hp: object) -> nn.Module:
+def gru(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """GRU over pT-ordered constituents (course: GRU 40 → dense 20 → 10 → 5, dropout 0.25)."""
-    return RecurrentTagger(dims.particle_features, n_classes, cell="gru", **hp)  # type: ignore[arg-type]
+    return RecurrentTagger(dims.particle_features, n_classes, cell="gru", **hp)
 
 
 @register_model("lstm", family="rnn", representation="particles", symmetric=False, paper="arXiv:1711.09059",
                 **_RNN_DEFAULTS)
-def lstm(n_classes: int, dims: InputDims, **hp: object) -> nn.Module:
+def lstm(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """LSTM over pT-ordered constituents (same head as the course GRU)."""
-    return RecurrentTagger(dims.particle_features, n_classes, cell="lstm", **hp)  # type: ignore[arg-type]
+    return RecurrentTagger(dims.particle_features, n_classes, cell="lstm", **hp)

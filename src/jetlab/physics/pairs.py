@@ -68,15 +68,15 @@ def pair_features(p4: Tensor, mask: Tensor, eps: float = 1e-8) -> Tensor:
     Example:
         >>> p4 = torch.tensor([[[10.0, 10.0, 0.0, 0.0], [5.0, 0.0, 5.0, 0.0], [0.0, 0.0, 0.0, 0.0]]])
         >>> f = pair_features(p4, torch.tensor([[True, True, False]]))
-        >>> f.shape, [round(v, 4) for v in f[0, :, 0, 1].tolist()], f[0, :, 0, 2].tolist()
-        (torch.Size([1, 4, 3, 3]), [0.4516, 2.0611, -1.0986, 4.6052], [0.0, 0.0, 0.0, 0.0])
+        >>> f.shape, [round(v, 3) for v in f[0, :, 0, 1].tolist()], f[0, :, 0, 2].tolist()
+        (torch.Size([1, 4, 3, 3]), [0.452, 2.061, -1.099, 4.605], [0.0, 0.0, 0.0, 0.0])
     """
     q = p4.to(torch.float64)  # (B, P, 4)
     pt = torch.hypot(q[..., 1], q[..., 2])  # (B, P)
     y, phi = rapidity(q, eps), torch.atan2(q[..., 2], q[..., 1])  # (B, P) each
     dy = y[:, :, None] - y[:, None, :]  # (B, P, P)
     dphi = wrap_phi(phi[:, :, None] - phi[:, None, :])  # (B, P, P)
-    delta = (dy.square() + dphi.square()).clamp(min=eps * eps).sqrt()  # (B, P, P)
+    delta = (dy.square() + dphi.square()).clamp(min=1e-300).sqrt()  # (B, P, P); clamp: finite grad at 0
     ptmin = torch.minimum(pt[:, :, None], pt[:, None, :])  # (B, P, P)
     ptsum = pt[:, :, None] + pt[:, None, :]  # (B, P, P)
     s = q[:, :, None, :] + q[:, None, :, :]  # (B, P, P, 4) pair four-momentum

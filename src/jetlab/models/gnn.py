@@ -1,0 +1,150 @@
+"""Graph networks on jets: GCN and GAT on the kNN graph, and the fully connected interaction network.
+
+Also the masking helpers shared by the set and graph models (ParticleNet, ParT): they run per-particle
+or per-pair layers on the real entries only, so BatchNorm statistics never see padding and padded slots
+stay exactly 0. Mask convention everywhere: ``mask`` (B, P) bool, True = real particle.
+
+``torch_geometric`` is imported when a GCN/GAT is built, not with this module (it takes seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from jetlab.models.registry import InputDims, register_model
+
+__all__ = ["masked_apply", "trim_padding", "mlp", "GraphConvNet", "InteractionNetwork"]
+
+
+def masked_apply(module: nn.Module, x: Tensor, mask: Tensor) -> Tensor:
+    """``module`` on the real entries ``x[mask]`` (M, C) only, scattered back; 0 elsewhere.
+
+    ``x`` (*S, C) with ``mask`` (*S) bool, True = real (e.g. S = (B, P) particles or (B, P, P) pairs).
+    A BatchNorm inside ``module`` then sees real entries only, in training and in eval mode.
+    """
+    y = module(x[mask])  # (M, C')
+    return y.new_zeros(*mask.shape, y.shape[-1]).index_put((mask,), y)  # (*S, C')
+
+
+def trim_padding(mask: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
+    """Drop the trailing slots that are padding in every jet: (B, P, ...) -> (B, n, ...); same outputs, less work."""
+    used = mask.any(dim=0).nonzero()  # (U, 1)
+    n = int(used.max()) + 1 if used.numel() else 1
+    return tuple(t[:, :n] for t in (mask, *tensors))
+
+
+def mlp(sizes: Sequence[int], act: type[nn.Module] = nn.ReLU, norm: bool = False, dropout: float = 0.0,
+        last_act: bool = True) -> nn.Sequential:
+    """Linear (→ BatchNorm) → act (→ dropout) per step of ``sizes`` (input size first).
+
+    With ``last_act=False`` the last step is a plain Linear (logits, or an embedding to add to).
+    """
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        if i == len(sizes) - 2 and not last_act:
+            layers.append(nn.Linear(a, b))
+            break
+        layers.append(nn.Linear(a, b, bias=not norm))
+        layers += [nn.BatchNorm1d(b)] if norm else []
+        layers += [act()] + ([nn.Dropout(dropout)] if dropout else [])
+    return nn.Sequential(*layers)
+
+
+class GraphConvNet(nn.Module):
+    """Message passing on the kNN jet graph, then one vector per jet (GCN or GAT).
+
+    GCN (Kipf & Welling, arXiv:1609.02907): ``h_i' = σ(Σ_{j∈N(i)∪{i}} W h_j / sqrt(d_i d_j))``.
+    GAT (Veličković et al., arXiv:1710.10903): ``h_i' = σ(‖_heads Σ_j α_ij W h_j)``,
+    ``α_ij = softmax_j LeakyReLU(aᵀ[W h_i ‖ W h_j])``.
+
+    Input: ``batch["graph"]`` (torch_geometric Batch of the real particles only: ``x`` (M, F),
+    ``edge_index`` (2, E) kNN edges j → i, ``batch`` (M,)) and ``batch["mask"]`` (B, P) for B.
+    Node features are batch-normalized (real particles only), convolved, pooled per jet
+    (mean or sum, 0 for an empty jet) and classified: logits (B, n_classes).
+    """
+
+    def __init__(self, n_features: int, n_classes: int, conv: str = "gcn", hidden: Sequence[int] = (64, 64, 64),
+                 heads: int = 1, fc: Sequence[int] = (64,), pool: str = "mean", dropout: float = 0.1) -> None:
+        super().__init__()
+        from torch_geometric.nn import GATConv, GCNConv
+
+        if pool not in ("mean", "add"):
+            raise ValueError(f"GraphConvNet: pool must be 'mean' or 'add', got {pool!r}")
+        self.pool, self.input_bn = pool, nn.BatchNorm1d(n_features)
+        sizes = (n_features, *hidden)
+        if conv == "gcn":
+            self.convs = nn.ModuleList(GCNConv(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        else:
+            self.convs = nn.ModuleList(GATConv(a, b // heads, heads=heads) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.act = nn.ReLU() if conv == "gcn" else nn.ELU()
+        self.drop = nn.Dropout(dropout)
+        self.head = mlp((hidden[-1], *fc, n_classes), dropout=dropout, last_act=False)
+
+    def forward(self, batch: dict[str, Any]) -> Tensor:
+        from torch_geometric.nn import global_add_pool, global_mean_pool
+
+        g = batch["graph"]
+        h = self.input_bn(g.x)  # (M, F)
+        for conv in self.convs:
+            h = self.drop(self.act(conv(h, g.edge_index)))  # (M, H)
+        pool = global_mean_pool if self.pool == "mean" else global_add_pool
+        jets = pool(h, g.batch, size=batch["mask"].shape[0])  # (B, H)
+        return self.head(jets)  # (B, n_classes)
+
+
+class InteractionNetwork(nn.Module):
+    """JEDI-net: an interaction network on the fully connected graph of a jet's particles.
+
+    Moreno et al., arXiv:1908.05318 (after Battaglia et al., arXiv:1612.00222)::
+
+        e_ij = f_R(x_i, x_j)              for every ordered pair of distinct real particles
+        o_i  = f_O(x_i, Σ_j e_ij)         per real particle
+        out  = φ_C(Σ_i o_i)               logits
+
+    Shapes: ``batch["x"]`` (B, P, F), ``batch["mask"]`` (B, P) bool, True = real particle; pairs with
+    padding are never formed and padded particles never enter the sums. Inputs are batch-normalized
+    over real particles. Returns (B, n_classes).
+    """
+
+    def __init__(self, n_features: int, n_classes: int, edge_dims: Sequence[int] = (64, 32, 16),
+                 node_dims: Sequence[int] = (64, 32, 16), head_dims: Sequence[int] = (64, 32)) -> None:
+        super().__init__()
+        self.input_bn = nn.BatchNorm1d(n_features)
+        self.f_r = mlp((2 * n_features, *edge_dims))
+        self.f_o = mlp((n_features + edge_dims[-1], *node_dims))
+        self.phi_c = mlp((node_dims[-1], *head_dims, n_classes), last_act=False)
+
+    def forward(self, batch: dict[str, Any]) -> Tensor:
+        mask, x = trim_padding(batch["mask"], batch["x"])  # (B, P), (B, P, F)
+        x = masked_apply(self.input_bn, x, mask)  # (B, P, F)
+        eye = torch.eye(mask.shape[1], dtype=torch.bool, device=mask.device)  # (P, P)
+        b, i, j = (mask[:, :, None] & mask[:, None, :] & ~eye).nonzero(as_tuple=True)  # (E,) each
+        e = self.f_r(torch.cat([x[b, i], x[b, j]], dim=-1))  # (E, De)
+        agg = e.new_zeros(*mask.shape, e.shape[-1]).index_put((b, i), e, accumulate=True)  # (B, P, De)
+        o = masked_apply(self.f_o, torch.cat([x, agg], dim=-1), mask)  # (B, P, Do)
+        return self.phi_c(o.sum(dim=1))  # (B, n_classes)
+
+
+@register_model("gcn", family="gnn", representation="graph", symmetric=True, paper="arXiv:1609.02907",
+                hidden=(64, 64, 64), fc=(64,), pool="mean", dropout=0.1)
+def gcn(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
+    """Graph convolutional network (GCNConv) on the kNN jet graph, mean-pooled per jet."""
+    return GraphConvNet(dims.particle_features, n_classes, conv="gcn", **hp)
+
+
+@register_model("gat", family="gnn", representation="graph", symmetric=True, paper="arXiv:1710.10903",
+                hidden=(64, 64, 64), heads=4, fc=(64,), pool="mean", dropout=0.1)
+def gat(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
+    """Graph attention network (GATConv, 4 heads concatenated) on the kNN jet graph, mean-pooled per jet."""
+    return GraphConvNet(dims.particle_features, n_classes, conv="gat", **hp)
+
+
+@register_model("interaction_net", family="gnn", representation="particles", symmetric=True,
+                paper="arXiv:1908.05318", edge_dims=(64, 32, 16), node_dims=(64, 32, 16), head_dims=(64, 32))
+def interaction_net(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
+    """JEDI-net interaction network: edge MLP on all particle pairs, node MLP, sum over particles."""
+    return InteractionNetwork(dims.particle_features, n_classes, **hp)

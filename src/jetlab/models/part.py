@@ -1,0 +1,150 @@
+"""Particle Transformer (ParT): self-attention over particles biased by pairwise interactions.
+
+Mask convention: ``mask`` (B, P) bool, True = real particle. Padded particles are -inf attention keys,
+never form pairs, and are excluded from every BatchNorm statistic, so outputs do not depend on padding.
+The pair features live in :mod:`jetlab.physics.pairs`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from jetlab.models.gnn import masked_apply, mlp, trim_padding
+from jetlab.models.registry import InputDims, register_model
+from jetlab.physics.pairs import pair_features
+
+__all__ = ["PairEmbedding", "BiasedAttention", "ParticleBlock", "ClassBlock", "ParticleTransformer"]
+
+
+class PairEmbedding(nn.Module):
+    """Interaction matrix U (B, H, P, P): a pointwise MLP over the 4 pair features of every pair.
+
+    ``U_ab = MLP(BN(ln Δ, ln kT, ln z, ln m²)_ab)`` per head, computed once for a < b on real pairs and
+    mirrored (U is symmetric); self-pairs and pairs with padding get U = 0. Input ``p4`` (B, P, 4)
+    (E, px, py, pz), ``mask`` (B, P) bool, True = real.
+    """
+
+    def __init__(self, dims: Sequence[int], heads: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.BatchNorm1d(4), mlp((4, *dims), act=nn.GELU, norm=True),
+                                 nn.Linear(dims[-1], heads))
+
+    def forward(self, p4: Tensor, mask: Tensor) -> Tensor:
+        pairs = pair_features(p4, mask).permute(0, 2, 3, 1)  # (B, P, P, 4)
+        lower = torch.ones(mask.shape[1], mask.shape[1], dtype=torch.bool, device=mask.device).tril(-1)  # (P, P)
+        real = mask[:, :, None] & mask[:, None, :] & lower  # (B, P, P) a > b, both real
+        u = masked_apply(self.net, pairs, real)  # (B, P, P, H), 0 on and above the diagonal
+        return (u + u.transpose(1, 2)).permute(0, 3, 1, 2)  # (B, H, P, P)
+
+
+class BiasedAttention(nn.Module):
+    """Multi-head attention with an additive logit bias: ``softmax(Q Kᵀ / sqrt(d) + U + M) V``.
+
+    ``x`` (B, Q, D) queries, ``kv`` (B, P, D) keys/values, ``bias`` (B, H, Q, P) or (B, 1, Q, P)
+    float holding U and M (M = -inf at padded keys) -> (B, Q, D).
+    """
+
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.q, self.kv, self.out = nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor, kv: Tensor, bias: Tensor) -> Tensor:
+        b, q, d = x.shape
+        split = lambda t: t.view(b, -1, self.heads, d // self.heads).transpose(1, 2)  # noqa: E731 (B, H, ·, d_h)
+        k, v = self.kv(kv).chunk(2, dim=-1)  # (B, P, D) each
+        drop = self.dropout if self.training else 0.0
+        o = F.scaled_dot_product_attention(split(self.q(x)), split(k), split(v), bias, drop)  # (B, H, Q, d_h)
+        return self.out(o.transpose(1, 2).reshape(b, q, d))  # (B, Q, D)
+
+
+class ParticleBlock(nn.Module):
+    """Pre-LN transformer block: ``x += Attn(LN(x), bias)``; ``x += FF(LN(x))`` (ParT particle attention block)."""
+
+    def __init__(self, dim: int, heads: int, ffn_ratio: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = BiasedAttention(dim, heads, dropout)
+        self.ff = nn.Sequential(nn.Linear(dim, ffn_ratio * dim), nn.GELU(), nn.Dropout(dropout),
+                                nn.Linear(ffn_ratio * dim, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, bias: Tensor) -> Tensor:
+        h = self.norm1(x)  # (B, P, D)
+        x = x + self.drop(self.attn(h, h, bias))  # (B, P, D)
+        return x + self.drop(self.ff(self.norm2(x)))  # (B, P, D)
+
+
+class ClassBlock(ParticleBlock):
+    """Class attention (CaiT-style): the class token attends over itself and the particles.
+
+    ``x`` = [c ‖ h] (B, 1 + P, D) -> the updated class token (B, 1, D); ``bias`` (B, 1, 1, 1 + P) masks padding.
+    """
+
+    def forward(self, x: Tensor, bias: Tensor) -> Tensor:  # type: ignore[override]
+        h = self.norm1(x)  # (B, 1 + P, D)
+        c = x[:, :1] + self.drop(self.attn(h[:, :1], h, bias))  # (B, 1, D)
+        return c + self.drop(self.ff(self.norm2(c)))  # (B, 1, D)
+
+
+class ParticleTransformer(nn.Module):
+    """Particle Transformer (Qu, Li & Qian, arXiv:2202.03772).
+
+    ``h⁰ = Embed(BN(x))``; ``U = PairEmbed(ln Δ, ln kT, ln z, ln m²)`` (B, H, P, P);
+    ``hˡ = ParticleBlock(hˡ⁻¹)`` with attention ``softmax(Q Kᵀ / sqrt(d) + U) V`` (L times);
+    ``c ← ClassBlock(c, [c ‖ h^L])`` with a learned class token c; ``logits = Linear(LN(c))``.
+    No positional encoding: the output is invariant under permutations of the particles.
+
+    Shapes: ``batch["x"]`` (B, P, F), ``batch["p4"]`` (B, P, 4) (E, px, py, pz), ``batch["mask"]``
+    (B, P) bool, True = real particle. Returns logits (B, n_classes).
+    """
+
+    def __init__(self, n_features: int, n_classes: int, embed_dims: Sequence[int] = (64, 64),
+                 pair_embed_dims: Sequence[int] = (32, 32), num_heads: int = 4, num_layers: int = 4,
+                 num_cls_layers: int = 1, ffn_ratio: int = 4, dropout: float = 0.1) -> None:
+        super().__init__()
+        dim = embed_dims[-1]
+        self.input_bn = nn.BatchNorm1d(n_features)
+        sizes = (n_features, *embed_dims)
+        self.embed = nn.Sequential(*(nn.Sequential(nn.LayerNorm(a), nn.Linear(a, b), nn.GELU())
+                                     for a, b in zip(sizes[:-1], sizes[1:])))
+        self.pair_embed = PairEmbedding(pair_embed_dims, num_heads)
+        self.blocks = nn.ModuleList(ParticleBlock(dim, num_heads, ffn_ratio, dropout) for _ in range(num_layers))
+        self.cls_blocks = nn.ModuleList(ClassBlock(dim, num_heads, ffn_ratio, 0.0) for _ in range(num_cls_layers))
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.norm, self.head = nn.LayerNorm(dim), nn.Linear(dim, n_classes)
+
+    def forward(self, batch: dict[str, Any]) -> Tensor:
+        mask, x, p4 = trim_padding(batch["mask"], batch["x"], batch["p4"])  # (B, P), (B, P, F), (B, P, 4)
+        keys = torch.zeros_like(mask, dtype=x.dtype).masked_fill(~mask, -math.inf)[:, None, None]  # (B, 1, 1, P)
+        h = self.embed(masked_apply(self.input_bn, x, mask))  # (B, P, D)
+        u = self.pair_embed(p4, mask) + keys  # (B, H, P, P)
+        for block in self.blocks:
+            h = block(h, u)  # (B, P, D)
+        c = self.cls_token.expand(h.shape[0], -1, -1)  # (B, 1, D)
+        cls_keys = F.pad(keys, (1, 0))  # (B, 1, 1, 1 + P) the class token is always a key
+        for block in self.cls_blocks:
+            c = block(torch.cat([c, h], dim=1), cls_keys)  # (B, 1, D)
+        return self.head(self.norm(c[:, 0]))  # (B, n_classes)
+
+
+@register_model("part", family="transformer", representation="particles", symmetric=True, paper="arXiv:2202.03772",
+                embed_dims=(64, 64), pair_embed_dims=(32, 32), num_heads=4, num_layers=4, num_cls_layers=1,
+                ffn_ratio=4, dropout=0.1)
+def part(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
+    """Particle Transformer: 4 particle blocks with pair-interaction attention bias, 1 class block (dim 64)."""
+    return ParticleTransformer(dims.particle_features, n_classes, **hp)
+
+
+@register_model("part_lite", family="transformer", representation="particles", symmetric=True,
+                paper="arXiv:2202.03772", embed_dims=(32, 32), pair_embed_dims=(16, 16), num_heads=4, num_layers=2,
+                num_cls_layers=1, ffn_ratio=2, dropout=0.1)
+def part_lite(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
+    """Particle Transformer, small: 2 particle blocks (dim 32), pair embedding (16, 16), 1 class block."""
+    return ParticleTransformer(dims.particle_features, n_classes, **hp)

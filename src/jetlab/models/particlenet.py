@@ -1,0 +1,133 @@
+"""ParticleNet: dynamic graph CNN (EdgeConv blocks) on the jet as a point cloud.
+
+Dense implementation on (B, P, ·) tensors: kNN runs over real particles only, edges are packed
+(only real centre → real neighbour pairs are computed), BatchNorm sees real particles/edges only,
+and padded slots are 0 after every block. Mask convention: ``mask`` (B, P) bool, True = real.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from jetlab.models.gnn import masked_apply, mlp, trim_padding
+from jetlab.models.registry import InputDims, register_model
+from jetlab.represent.graph import knn_indices
+
+__all__ = ["feature_knn", "EdgeConvBlock", "ParticleNet"]
+
+
+def feature_knn(feats: Tensor, mask: Tensor, k: int) -> Tensor:
+    """(B, P, k) slot indices of the k nearest real particles in feature space (Euclidean), self excluded.
+
+    ``feats`` (B, P, C), ``mask`` (B, P) bool, True = real; padded slots are never chosen. A particle
+    with fewer than k real neighbours gets its nearest one repeated, or itself when alone (as
+    :func:`jetlab.represent.graph.knn_indices`); callers mask those places with :func:`neighbour_mask`.
+    """
+    b, p = mask.shape
+    with torch.no_grad():
+        sq = feats.square().sum(-1)  # (B, P)
+        d2 = sq[:, :, None] + sq[:, None, :] - 2 * feats @ feats.transpose(1, 2)  # (B, P, P)
+        eye = torch.eye(p, dtype=torch.bool, device=mask.device)  # (P, P)
+        d2 = d2.masked_fill(~mask[:, None, :] | eye, math.inf)  # (B, P, P)
+        dist, idx = d2.topk(min(k, p), dim=-1, largest=False)  # (B, P, min(k, P)) nearest first
+        own = torch.arange(p, device=mask.device).view(1, p, 1)  # (1, P, 1)
+        nearest = torch.where(torch.isfinite(dist[..., :1]), idx[..., :1], own)  # (B, P, 1) self if alone
+        idx = torch.where(torch.isfinite(dist), idx, nearest)  # (B, P, min(k, P))
+        if k > p:
+            idx = torch.cat([idx, idx[..., :1].expand(b, p, k - p)], dim=-1)  # (B, P, k)
+    return idx
+
+
+def neighbour_mask(mask: Tensor, k: int) -> Tensor:
+    """(B, P, k) bool: place r of a real particle's neighbour list holds a real neighbour (r < n_jet - 1)."""
+    n = mask.sum(dim=1)  # (B,)
+    rank = torch.arange(k, device=mask.device)  # (k,)
+    return mask[:, :, None] & (rank[None, None, :] < (n - 1)[:, None, None])  # (B, P, k)
+
+
+class EdgeConvBlock(nn.Module):
+    """EdgeConv (Wang et al. arXiv:1801.07829) with ParticleNet's shortcut:
+
+    ``x_i' = ReLU( mean_{j ∈ kNN(i)} h_Θ(x_i, x_j - x_i) + BN(W x_i) )``, h_Θ = 3 × (Linear, BN, ReLU).
+
+    Shapes: ``x`` (B, P, C), ``mask`` (B, P) bool (True = real), ``idx`` (B, P, k) neighbour slots
+    (:func:`feature_knn` of ``x`` when None) -> (B, P, C'), 0 at padded slots. The mean runs over the real
+    neighbours (min(k, n - 1) of them); a lone particle gets only the shortcut.
+    """
+
+    def __init__(self, k: int, in_dim: int, dims: Sequence[int]) -> None:
+        super().__init__()
+        self.k = k
+        self.edge_mlp = mlp((2 * in_dim, *dims), norm=True)
+        self.shortcut = nn.Sequential(nn.Linear(in_dim, dims[-1], bias=False), nn.BatchNorm1d(dims[-1]))
+
+    def forward(self, x: Tensor, mask: Tensor, idx: Tensor | None = None) -> Tensor:
+        b, p, c = x.shape
+        if idx is None:
+            idx = feature_knn(x, mask, self.k)  # (B, P, k)
+        bb, i, r = neighbour_mask(mask, self.k).nonzero(as_tuple=True)  # (E,) each: jet, centre, rank
+        flat = x.reshape(b * p, c)  # (B·P, C)
+        centre, nbr = bb * p + i, bb * p + idx[bb, i, r]  # (E,) each
+        xi, xj = flat[centre], flat[nbr]  # (E, C) each
+        h = self.edge_mlp(torch.cat([xi, xj - xi], dim=-1))  # (E, C')
+        agg = h.new_zeros(b * p, h.shape[-1]).index_add(0, centre, h)  # (B·P, C')
+        count = (mask.sum(1, keepdim=True) - 1).clamp(min=1, max=self.k)  # (B, 1)
+        agg = agg.view(b, p, -1) / count[..., None]  # (B, P, C')
+        out = torch.relu(agg + masked_apply(self.shortcut, x, mask))  # (B, P, C')
+        return out * mask[..., None]  # (B, P, C')
+
+
+class ParticleNet(nn.Module):
+    """ParticleNet (Qu & Gouskos, arXiv:1902.08570): EdgeConv blocks with dynamic kNN graphs.
+
+    ``x⁰ = BN(x)``; ``xᵇ = EdgeConv_b(xᵇ⁻¹)`` with kNN on (Δη, Δφ) for b = 1 and on ``xᵇ⁻¹`` after;
+    fusion ``f = ReLU(BN(W [x¹ ‖ … ‖ x^L]))``; ``out = FC(mean_{real i} f_i)``.
+
+    Shapes: ``batch["x"]`` (B, P, F), ``batch["points"]`` (B, P, 2), ``batch["mask"]`` (B, P) bool,
+    True = real particle. Returns logits (B, n_classes). Padding never enters a kNN, a BatchNorm
+    statistic or the pooling, so outputs do not depend on it (nor, in eval mode, on the other jets).
+    """
+
+    def __init__(self, n_features: int, n_classes: int, k: int = 16,
+                 blocks: Sequence[Sequence[int]] = ((64, 64, 64), (128, 128, 128), (256, 256, 256)),
+                 fc: Sequence[int] = (256,), dropout: float = 0.1) -> None:
+        super().__init__()
+        self.input_bn = nn.BatchNorm1d(n_features)
+        ins = [n_features] + [d[-1] for d in blocks[:-1]]
+        self.blocks = nn.ModuleList(EdgeConvBlock(k, a, d) for a, d in zip(ins, blocks))
+        cat = sum(d[-1] for d in blocks)
+        fused = min(max(cat // 128 * 128, 128), 1024)
+        self.fusion = mlp((cat, fused), norm=True)
+        self.head = mlp((fused, *fc, n_classes), dropout=dropout, last_act=False)
+
+    def forward(self, batch: dict[str, Any]) -> Tensor:
+        mask, x, points = trim_padding(batch["mask"], batch["x"], batch["points"])  # (B, P), (B, P, F), (B, P, 2)
+        x = masked_apply(self.input_bn, x, mask)  # (B, P, F)
+        outs = []
+        for n, block in enumerate(self.blocks):
+            idx = knn_indices(points, mask, block.k) if n == 0 else None  # (B, P, k) in (Δη, Δφ) first
+            x = block(x, mask, idx)  # (B, P, C_b)
+            outs.append(x)
+        f = masked_apply(self.fusion, torch.cat(outs, dim=-1), mask)  # (B, P, C_f)
+        pooled = f.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)  # (B, C_f)
+        return self.head(pooled)  # (B, n_classes)
+
+
+@register_model("particlenet", family="gnn", representation="particles", symmetric=True,
+                paper="arXiv:1902.08570", k=16, blocks=((64, 64, 64), (128, 128, 128), (256, 256, 256)),
+                fc=(256,), dropout=0.1)
+def particlenet(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
+    """ParticleNet: three EdgeConv blocks (k=16, dynamic kNN), fusion, FC 256 — the paper's size."""
+    return ParticleNet(dims.particle_features, n_classes, **hp)
+
+
+@register_model("particlenet_lite", family="gnn", representation="particles", symmetric=True,
+                paper="arXiv:1902.08570", k=7, blocks=((32, 32, 32), (64, 64, 64)), fc=(128,), dropout=0.1)
+def particlenet_lite(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
+    """ParticleNet-Lite: two EdgeConv blocks (k=7), fusion, FC 128."""
+    return ParticleNet(dims.particle_features, n_classes, **hp)
