@@ -72,7 +72,7 @@ def main() -> None:
             train(cfg, run)
             res = evaluate(run)
             print(f"{name:>18}: trained in {time.perf_counter() - t:5.0f} s, "
-                  f"accuracy {res['metrics']['accuracy']['value']:.3f}", flush=True)
+                  f"accuracy {res['metrics']['accuracy']:.3f}", flush=True)
         runs.append(run)
     paths = landscape(collect_runs(runs), out / "report")
     print(Path(paths["markdown"]).read_text())

@@ -30,7 +30,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def mlp_run(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "mlp"
-    train(resolve_config("mlp", str(data), overrides=FAST | {"optim": {"lr": 3e-3}}), out)
+    train(resolve_config("mlp", str(data), overrides={"trainer": {"epochs": 8, "batch_size": 64, "progress": False},
+                                                       "optim": {"lr": 1e-2}}), out)
     return out
 
 
@@ -54,7 +55,7 @@ def test_run_directory(mlp_run: Path) -> None:
               "logs/metrics.csv"):
         assert (mlp_run / f).is_file(), f
     summary = json.loads((mlp_run / "train.json").read_text())
-    assert summary["epochs"] == 3 and summary["n_train"] + summary["n_val"] + summary["n_test"] == 400
+    assert summary["epochs"] == 8 and summary["n_train"] + summary["n_val"] + summary["n_test"] == 400
 
 
 def test_evaluate_writes_metrics(mlp_run: Path) -> None:

@@ -20,7 +20,7 @@ weighted cumulative sum over the sorted scores (no re-sorting).
 Infinite rejection: when εB = 0 at the working point (no background jet passes the cut that keeps a
 fraction x of the signal) the rejection exceeds what the test set can resolve. :func:`rejection_at`
 then returns ``math.inf``; :func:`classification_metrics` keeps its output valid JSON by writing
-``"value": null, "inf": true`` and the class's ``n_background`` (the rejection is "> n_background").
+``"value": null, "inf": true``; with the class's ``n_background`` the rejection reads "> n_background".
 Resamples with εB = 0 are left out of the rejection's uncertainty.
 
 Example:
@@ -41,9 +41,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
-__all__ = ["rejection_at", "classification_metrics", "roc_points", "weighted_auc_and_fpr"]
+__all__ = ["rejection_at", "classification_metrics", "roc_points", "sorted_groups", "weighted_auc_and_fpr"]
 
 _CHUNK_ELEMENTS = 4_000_000  # resamples x jets held at once in the bootstrap (bounds memory to ~100 MB)
+_PER_CLASS = ("n_signal", "n_background", "auc", "auc_unc", "rejection")  # keys holding class name -> value
 
 
 def rejection_at(fpr: ArrayLike, tpr: ArrayLike, eff: float) -> float:
@@ -132,8 +133,12 @@ def weighted_auc_and_fpr(
     return auc, eps_b
 
 
-def _sorted_groups(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Order of ``scores`` descending, and the start of each run of equal scores in that order."""
+def sorted_groups(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort once for :func:`weighted_auc_and_fpr`.
+
+    Returns the order (N,) of ``scores`` (N,), descending, and the index (G,) in that order at which
+    each run of equal scores starts.
+    """
     order = np.argsort(-scores, kind="stable")
     s = scores[order]
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
@@ -150,7 +155,7 @@ def _bootstrap(
     """
     n = labels.shape[0]
     rng = np.random.default_rng(seed)
-    sorted_by = [_sorted_groups(scores[:, c]) for c in signal]
+    sorted_by = [sorted_groups(scores[:, c]) for c in signal]
     acc = np.empty(n_bootstrap)
     auc = np.empty((n_bootstrap, len(signal)))
     eps_b = np.empty((n_bootstrap, len(signal), len(effs)))
@@ -189,11 +194,10 @@ def _class_entry(
     entry["auc_unc"] = None if boot_auc is None else _std(boot_auc)
     for k, eff in enumerate(effs):
         rej = rejection_at(fpr, tpr, eff)
-        unc = None
-        if boot_eps_b is not None and math.isfinite(rej):
+        finite, unc = math.isfinite(rej), None
+        if boot_eps_b is not None and finite:
             with np.errstate(divide="ignore"):
-                unc = _std(1.0 / boot_eps_b[:, k])
-        finite = math.isfinite(rej)
+                unc = _std(1.0 / boot_eps_b[:, k])                           # resamples with εB = 0 left out
         entry["rejection"][f"{eff:g}"] = {"value": rej if finite else None, "unc": unc, "inf": not finite}
     return entry
 
@@ -213,35 +217,41 @@ def classification_metrics(
         labels: (N,) integer true classes in ``0..C-1``.
         class_names: C names, e.g. ``["g", "q", "w", "z", "t"]`` or, binary, ``["g+q", "t"]``.
         signal_effs: working points εS of the rejections.
-        n_bootstrap: resamples of the test set for the uncertainties (0: no uncertainties, None).
+        n_bootstrap: resamples of the test set for the uncertainties; 0 gives None uncertainties.
+            100 resamples of N = 1e5 jets and 5 classes take about a second.
         seed: seed of the resampling.
 
-    Returns a JSON-serializable dict: ``n_jets``, ``class_names``, ``binary`` (C == 2),
-    ``signal_effs``, ``n_bootstrap``, ``seed``, ``accuracy`` and ``accuracy_unc`` (prediction =
-    arg-max of ``probs``), ``confusion`` (C x C counts, row = true class, column = predicted),
-    ``confusion_normalized`` (rows sum to 1; an empty row stays 0), ``per_class`` (name ->
-    ``n_signal``, ``n_background``, ``auc``, ``auc_unc``, ``rejection`` (``"0.3"`` -> ``value``,
-    ``unc``, ``inf``)), ``macro_auc`` and ``macro_auc_unc`` (mean of the per-class AUCs).
-    Binary mode: ``per_class`` holds only the signal (class 1, score ``probs[:, 1]``), ``macro_auc``
-    is its AUC, and ``signal``, ``background``, ``auc``, ``auc_unc``, ``rejection`` repeat it at top level.
-    A class absent from ``labels`` (or making up all of it) has AUC and rejections None.
+    Returns a JSON-serializable dict (``*_unc``: bootstrap standard deviation, None without resamples):
+
+    - ``n_jets``, ``class_names``, ``binary`` (C == 2), ``signal_effs``, ``n_bootstrap``, ``seed``;
+    - ``accuracy``, ``accuracy_unc``: fraction of jets whose arg-max class is the true one;
+    - ``confusion``: ``counts`` (C x C, row = true class, column = predicted) and ``normalized``
+      (each row divided by its sum; an empty row stays 0);
+    - per signal class, keyed by class name: ``n_signal``, ``n_background`` (jets), ``auc``,
+      ``auc_unc`` (floats) and ``rejection`` (``"0.3"`` -> ``{"value", "unc", "inf"}``, see above);
+    - ``macro_auc``, ``macro_auc_unc``: mean of the per-class AUCs (None if one is undefined).
+
+    The signal classes are all C classes, each against the rest; in binary mode only class 1 (score
+    ``probs[:, 1]``, background class 0), named in ``signal`` and ``background``, and ``macro_auc`` is
+    its AUC. A class absent from ``labels`` (or making up all of it) has AUC and rejections None.
+
+    Example:
+        >>> m = classification_metrics([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7]], [0, 0, 1], ["g+q", "t"])
+        >>> m["signal"], m["auc"], m["accuracy"], m["confusion"]["counts"]
+        ('t', {'t': 1.0}, 0.6666666666666666, [[1, 1], [0, 1]])
     """
-    p, y = _check_inputs(probs, labels, class_names)
-    effs = [float(e) for e in signal_effs]
-    if any(not 0.0 < e <= 1.0 for e in effs):
-        raise ValueError(f"signal efficiencies must be in (0, 1], got {effs}")
+    p, y, effs = _check_inputs(probs, labels, class_names, signal_effs)
     n, c = p.shape
     binary = c == 2
     signal = [1] if binary else list(range(c))
     pred = p.argmax(axis=1)
     correct = (pred == y).astype(np.float64)
-    cm = confusion_matrix(y, pred, labels=list(range(c)))
-    rows = cm.sum(axis=1, keepdims=True)
     boot = _bootstrap(p, y, signal, correct, effs, n_bootstrap, seed) if n_bootstrap > 0 and n > 0 else None
-    per_class = {class_names[s]: _class_entry(y == s, p[:, s], effs,
-                                              None if boot is None else boot[1][:, k],
-                                              None if boot is None else boot[2][:, k])
-                 for k, s in enumerate(signal)}  # fmt: skip
+    per_class = {
+        str(class_names[s]): _class_entry(y == s, p[:, s], effs, None if boot is None else boot[1][:, k],
+                                          None if boot is None else boot[2][:, k])
+        for k, s in enumerate(signal)
+    }  # fmt: skip
     aucs = [e["auc"] for e in per_class.values()]
     macro = float(np.mean(aucs)) if aucs and None not in aucs else None
     out: dict[str, Any] = {
@@ -249,21 +259,31 @@ def classification_metrics(
         "signal_effs": effs, "n_bootstrap": int(n_bootstrap), "seed": int(seed),
         "accuracy": float(correct.mean()) if n else None,
         "accuracy_unc": None if boot is None else _std(boot[0]),
-        "confusion": cm.astype(int).tolist(),
-        "confusion_normalized": np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0).tolist(),
-        "per_class": per_class,
+        "confusion": _confusion(y, pred, c),
+        **{key: {name: e[key] for name, e in per_class.items()} for key in _PER_CLASS},
         "macro_auc": macro,
         "macro_auc_unc": None if boot is None or macro is None else _std(np.mean(boot[1], axis=1)),
     }  # fmt: skip
     if binary:
-        sig = per_class[class_names[1]]
-        out.update(signal=str(class_names[1]), background=str(class_names[0]), auc=sig["auc"],
-                   auc_unc=sig["auc_unc"], rejection=sig["rejection"])
+        out.update(signal=str(class_names[1]), background=str(class_names[0]))
     return out
 
 
-def _check_inputs(probs: ArrayLike, labels: ArrayLike, class_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``probs`` as float64 (N, C) and ``labels`` as int64 (N,), validated against ``class_names``."""
+def _confusion(labels: np.ndarray, pred: np.ndarray, n_classes: int) -> dict[str, list[list[Any]]]:
+    """Confusion matrix (row = true, column = predicted): counts and rows normalised to 1."""
+    cm = confusion_matrix(labels, pred, labels=list(range(n_classes)))
+    rows = cm.sum(axis=1, keepdims=True)
+    normalized = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+    return {"counts": cm.astype(int).tolist(), "normalized": normalized.tolist()}
+
+
+def _check_inputs(
+    probs: ArrayLike, labels: ArrayLike, class_names: Sequence[str], signal_effs: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """``probs`` as float64 (N, C), ``labels`` as int64 (N,) and the working points, validated."""
+    effs = [float(e) for e in signal_effs]
+    if any(not 0.0 < e <= 1.0 for e in effs):
+        raise ValueError(f"signal efficiencies must be in (0, 1], got {effs}")
     p, y = np.asarray(probs, dtype=np.float64), np.asarray(labels)
     if p.ndim != 2 or p.shape[1] != len(class_names):
         raise ValueError(f"probs must be (N, {len(class_names)}) for classes {list(class_names)}, got {p.shape}")
@@ -273,7 +293,7 @@ def _check_inputs(probs: ArrayLike, labels: ArrayLike, class_names: Sequence[str
         raise ValueError(f"labels must be integers in 0..{p.shape[1] - 1}")
     if not np.all(np.isfinite(p)):
         raise ValueError("probs contain NaN or infinite values")
-    return p, y.astype(np.int64)
+    return p, y.astype(np.int64), effs
 
 
 def roc_points(

@@ -27,6 +27,7 @@ def feature_knn(feats: Tensor, mask: Tensor, k: int) -> Tensor:
     ``feats`` (B, P, C), ``mask`` (B, P) bool, True = real; padded slots are never chosen. A particle
     with fewer than k real neighbours gets its nearest one repeated, or itself when alone (as
     :func:`jetlab.represent.graph.knn_indices`); callers mask those places with :func:`neighbour_mask`.
+    Rows of padded slots are arbitrary.
     """
     b, p = mask.shape
     with torch.no_grad():
@@ -73,8 +74,7 @@ class EdgeConvBlock(nn.Module):
         bb, i, r = neighbour_mask(mask, self.k).nonzero(as_tuple=True)  # (E,) each: jet, centre, rank
         flat = x.reshape(b * p, c)  # (B·P, C)
         centre, nbr = bb * p + i, bb * p + idx[bb, i, r]  # (E,) each
-        xi, xj = flat[centre], flat[nbr]  # (E, C) each
-        h = self.edge_mlp(torch.cat([xi, xj - xi], dim=-1))  # (E, C')
+        h = self.edge_mlp[1:](self._first_layer(flat, centre, nbr))  # (E, C')
         agg = h.new_zeros(b * p, h.shape[-1]).index_add(0, centre, h)  # (B·P, C')
         count = (mask.sum(1, keepdim=True) - 1).clamp(min=1, max=self.k)  # (B, 1)
         agg = agg.view(b, p, -1) / count[..., None]  # (B, P, C')
@@ -82,11 +82,18 @@ class EdgeConvBlock(nn.Module):
         return out * mask[..., None]  # (B, P, C')
 
 
+    def _first_layer(self, flat: Tensor, centre: Tensor, nbr: Tensor) -> Tensor:
+        """``Θ [x_i ‖ x_j - x_i] = (Θ_a - Θ_b) x_i + Θ_b x_j``: the first Linear runs per particle, not per edge."""
+        w_a, w_b = self.edge_mlp[0].weight.chunk(2, dim=1)  # (C', C) each
+        return (flat @ (w_a - w_b).T)[centre] + (flat @ w_b.T)[nbr]  # (E, C')
+
+
 class ParticleNet(nn.Module):
     """ParticleNet (Qu & Gouskos, arXiv:1902.08570): EdgeConv blocks with dynamic kNN graphs.
 
     ``x⁰ = BN(x)``; ``xᵇ = EdgeConv_b(xᵇ⁻¹)`` with kNN on (Δη, Δφ) for b = 1 and on ``xᵇ⁻¹`` after;
-    fusion ``f = ReLU(BN(W [x¹ ‖ … ‖ x^L]))``; ``out = FC(mean_{real i} f_i)``.
+    fusion ``f = ReLU(BN(W [x¹ ‖ … ‖ x^L]))`` (as in weaver; ``fusion=False``: ``f = x^L`` as in the
+    paper, whose parameter counts, 366k and 26k for 7 features, are without it); ``out = FC(mean_{real i} f_i)``.
 
     Shapes: ``batch["x"]`` (B, P, F), ``batch["points"]`` (B, P, 2), ``batch["mask"]`` (B, P) bool,
     True = real particle. Returns logits (B, n_classes). Padding never enters a kNN, a BatchNorm
@@ -95,14 +102,14 @@ class ParticleNet(nn.Module):
 
     def __init__(self, n_features: int, n_classes: int, k: int = 16,
                  blocks: Sequence[Sequence[int]] = ((64, 64, 64), (128, 128, 128), (256, 256, 256)),
-                 fc: Sequence[int] = (256,), dropout: float = 0.1) -> None:
+                 fc: Sequence[int] = (256,), dropout: float = 0.1, fusion: bool = True) -> None:
         super().__init__()
         self.input_bn = nn.BatchNorm1d(n_features)
         ins = [n_features] + [d[-1] for d in blocks[:-1]]
         self.blocks = nn.ModuleList(EdgeConvBlock(k, a, d) for a, d in zip(ins, blocks))
         cat = sum(d[-1] for d in blocks)
-        fused = min(max(cat // 128 * 128, 128), 1024)
-        self.fusion = mlp((cat, fused), norm=True)
+        fused = min(max(cat // 128 * 128, 128), 1024) if fusion else blocks[-1][-1]
+        self.fusion = mlp((cat, fused), norm=True) if fusion else None
         self.head = mlp((fused, *fc, n_classes), dropout=dropout, last_act=False)
 
     def forward(self, batch: dict[str, Any]) -> Tensor:
@@ -113,21 +120,22 @@ class ParticleNet(nn.Module):
             idx = knn_indices(points, mask, block.k) if n == 0 else None  # (B, P, k) in (Δη, Δφ) first
             x = block(x, mask, idx)  # (B, P, C_b)
             outs.append(x)
-        f = masked_apply(self.fusion, torch.cat(outs, dim=-1), mask)  # (B, P, C_f)
+        f = masked_apply(self.fusion, torch.cat(outs, dim=-1), mask) if self.fusion is not None else x  # (B, P, C_f)
         pooled = f.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)  # (B, C_f)
         return self.head(pooled)  # (B, n_classes)
 
 
 @register_model("particlenet", family="gnn", representation="particles", symmetric=True,
                 paper="arXiv:1902.08570", k=16, blocks=((64, 64, 64), (128, 128, 128), (256, 256, 256)),
-                fc=(256,), dropout=0.1)
+                fc=(256,), dropout=0.1, fusion=True)
 def particlenet(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
-    """ParticleNet: three EdgeConv blocks (k=16, dynamic kNN), fusion, FC 256 — the paper's size."""
+    """ParticleNet: the paper's three EdgeConv blocks (k=16, dynamic kNN), then fusion and FC 256."""
     return ParticleNet(dims.particle_features, n_classes, **hp)
 
 
 @register_model("particlenet_lite", family="gnn", representation="particles", symmetric=True,
-                paper="arXiv:1902.08570", k=7, blocks=((32, 32, 32), (64, 64, 64)), fc=(128,), dropout=0.1)
+                paper="arXiv:1902.08570", k=7, blocks=((32, 32, 32), (64, 64, 64)), fc=(128,), dropout=0.1,
+                fusion=True)
 def particlenet_lite(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """ParticleNet-Lite: two EdgeConv blocks (k=7), fusion, FC 128."""
     return ParticleNet(dims.particle_features, n_classes, **hp)

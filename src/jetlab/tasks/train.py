@@ -8,6 +8,7 @@ RUN/ holds ``config.yaml`` (resolved), ``representation.json`` (features, HLF sc
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -86,7 +87,8 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, An
     """Train ``cfg`` into run directory ``out``; ``resume`` continues from ``last.ckpt``."""
     out = Path(out)
     ckpt = _check_resume(cfg, out) if resume else None
-    if not resume and (out / "config.yaml").exists():
+    child = os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
+    if not resume and not child and (out / "config.yaml").exists():
         raise UsageError(f"--out: {out} already holds a run; use --resume or another directory")
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
     dm = JetDataModule(cfg.data, cfg.selection, cfg.representation, batch_size=cfg.trainer.batch_size)
