@@ -81,7 +81,8 @@ def main() -> None:
     jetlab_pipeline("w", 1, cfg, cfg.batch_events, tmp)
 
     print(f"1) overhead: {args.events} events per class, same seeds (jets/s = matched jets / time)")
-    print(f"{'class':>5} {'bare Pythia s':>14} {'jetlab s':>10} {'jets':>6} {'jets/s':>8} {'ratio':>7}   jetlab stages [s]")
+    head = f"{'class':>5} {'bare Pythia s':>14} {'jetlab s':>10} {'jets':>6} {'jets/s':>8} {'ratio':>7}"
+    print(head + "   jetlab stages [s]")
     tb_all = tj_all = 0.0
     for i, cls in enumerate(classes):
         seed = 1000 + i
