@@ -12,7 +12,7 @@ import torch
 
 from jetlab.errors import UsageError
 from jetlab.models import InputDims, count_parameters, create
-from jetlab.models.deepsets import MaskedBatchNorm
+from jetlab.models.layers import MaskedBatchNorm
 
 # ----------------------------------------------------------------------------------------------- helpers
 

@@ -12,7 +12,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from jetlab.errors import UsageError
-from jetlab.models.mlp import dense_stack, make_activation
+from jetlab.models.layers import dense_stack, make_activation
 from jetlab.models.registry import InputDims, register_model
 
 __all__ = ["JetImageCNN", "ResidualBlock", "JetImageResNet", "cnn", "resnet"]

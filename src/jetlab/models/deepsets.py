@@ -17,57 +17,16 @@ import torch
 from torch import Tensor, nn
 
 from jetlab.errors import UsageError
-from jetlab.models.mlp import dense_stack
+from jetlab.models.layers import MaskedBatchNorm, dense_stack, masked_mean, masked_sum
 from jetlab.models.registry import InputDims, register_model
 
-__all__ = ["masked_sum", "masked_mean", "MaskedBatchNorm", "ParticleNorm", "DeepSets", "ParticleFlowNetwork",
-           "EnergyFlowNetwork", "deepsets", "pfn", "efn"]
+__all__ = ["ParticleNorm", "DeepSets", "ParticleFlowNetwork", "EnergyFlowNetwork", "deepsets", "pfn", "efn"]
 
 
-def masked_sum(h: Tensor, mask: Tensor) -> Tensor:
-    """Σ over real particles: h (B, P, C), mask (B, P) → (B, C)."""
-    return (h * mask.unsqueeze(-1).to(h.dtype)).sum(dim=1)  # (B, C)
 
 
-def masked_mean(h: Tensor, mask: Tensor) -> Tensor:
-    """Mean over real particles (count clamped ≥ 1, so an empty jet gives 0): (B, P, C) → (B, C)."""
-    count = mask.sum(dim=1, keepdim=True).clamp(min=1).to(h.dtype)  # (B, 1)
-    return masked_sum(h, mask) / count  # (B, C)
 
 
-class MaskedBatchNorm(nn.Module):
-    """Batch normalization per feature over the real particles of a batch only.
-
-    ``y = γ (x − μ) / sqrt(σ² + ε) + β`` with μ, σ² the mean and (biased) variance over every real
-    particle of the batch in training (running estimates, momentum 0.1, in evaluation), as
-    :class:`torch.nn.BatchNorm1d` would give if the padded slots did not exist. Padded slots are set to
-    exactly 0 on output, so neither the padding width nor the padding content affects any result.
-
-    Shapes:
-        x (B, P, C), mask (B, P) bool, True = real → (B, P, C).
-    """
-
-    def __init__(self, n_features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.momentum, self.eps = momentum, eps
-        self.weight = nn.Parameter(torch.ones(n_features))
-        self.bias = nn.Parameter(torch.zeros(n_features))
-        self.register_buffer("running_mean", torch.zeros(n_features))
-        self.register_buffer("running_var", torch.ones(n_features))
-
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        m = mask.unsqueeze(-1).to(x.dtype)  # (B, P, 1)
-        if self.training:
-            n = m.sum().clamp(min=1)  # real particles in the batch
-            mean = (x * m).sum(dim=(0, 1)) / n  # (C,)
-            var = (((x - mean) * m) ** 2).sum(dim=(0, 1)) / n  # (C,)
-            with torch.no_grad():
-                self.running_mean.lerp_(mean, self.momentum)
-                self.running_var.lerp_(var * n / (n - 1).clamp(min=1), self.momentum)
-        else:
-            mean, var = self.running_mean, self.running_var
-        y = (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias  # (B, P, C)
-        return y * m  # (B, P, C), padded slots exactly 0
 
 
 class ParticleNorm(nn.Module):

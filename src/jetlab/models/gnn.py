@@ -15,43 +15,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from jetlab.models.layers import masked_apply, mlp, trim_padding
 from jetlab.models.registry import InputDims, register_model
 
-__all__ = ["masked_apply", "trim_padding", "mlp", "GraphConvNet", "InteractionNetwork"]
+__all__ = ["GraphConvNet", "InteractionNetwork"]
 
 
-def masked_apply(module: nn.Module, x: Tensor, mask: Tensor) -> Tensor:
-    """``module`` on the real entries ``x[mask]`` (M, C) only, scattered back; 0 elsewhere.
-
-    ``x`` (*S, C) with ``mask`` (*S) bool, True = real (e.g. S = (B, P) particles or (B, P, P) pairs).
-    A BatchNorm inside ``module`` then sees real entries only, in training and in eval mode.
-    """
-    y = module(x[mask])  # (M, C')
-    return y.new_zeros(*mask.shape, y.shape[-1]).index_put((mask,), y)  # (*S, C')
 
 
-def trim_padding(mask: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
-    """Drop the trailing slots that are padding in every jet: (B, P, ...) -> (B, n, ...); same outputs, less work."""
-    used = mask.any(dim=0).nonzero()  # (U, 1)
-    n = int(used.max()) + 1 if used.numel() else 1
-    return tuple(t[:, :n] for t in (mask, *tensors))
 
 
-def mlp(sizes: Sequence[int], act: type[nn.Module] = nn.ReLU, norm: bool = False, dropout: float = 0.0,
-        last_act: bool = True) -> nn.Sequential:
-    """Linear (→ BatchNorm) → act (→ dropout) per step of ``sizes`` (input size first).
-
-    With ``last_act=False`` the last step is a plain Linear (logits, or an embedding to add to).
-    """
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        if i == len(sizes) - 2 and not last_act:
-            layers.append(nn.Linear(a, b))
-            break
-        layers.append(nn.Linear(a, b, bias=not norm))
-        layers += [nn.BatchNorm1d(b)] if norm else []
-        layers += [act()] + ([nn.Dropout(dropout)] if dropout else [])
-    return nn.Sequential(*layers)
 
 
 class GraphConvNet(nn.Module):

@@ -12,56 +12,17 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from jetlab.errors import UsageError
+from jetlab.models.layers import dense_stack
 from jetlab.models.registry import InputDims, register_model
 
-__all__ = ["MLP", "ACTIVATIONS", "make_activation", "per_layer", "dense_stack", "mlp"]
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
-}  # fmt: skip
+__all__ = ["MLP", "mlp"]
 
 
-def make_activation(name: str) -> nn.Module:
-    """A fresh activation module by name (``relu``, ``leaky_relu``, ``elu``, ``gelu``, ``silu``, ``tanh``)."""
-    if name not in ACTIVATIONS:
-        raise UsageError(f"activation {name!r} unknown (known: {', '.join(ACTIVATIONS)})")
-    return ACTIVATIONS[name]()
 
 
-def per_layer(value: float | Sequence[float], n: int, what: str = "dropout") -> tuple[float, ...]:
-    """One value per layer: a number applies to all ``n`` layers; a sequence must have length ``n``.
-
-    Example:
-        >>> per_layer(0.25, 3), per_layer([0.25, 0.0], 2)
-        ((0.25, 0.25, 0.25), (0.25, 0.0))
-    """
-    if isinstance(value, (int, float)):
-        return (float(value),) * n
-    values = tuple(float(v) for v in value)
-    if len(values) != n:
-        raise UsageError(f"{what}: {len(values)} values given for {n} layers ({list(values)})")
-    return values
 
 
-def dense_stack(n_in: int, widths: Sequence[int], activation: str = "relu",
-                dropout: float | Sequence[float] = 0.0) -> tuple[nn.Sequential, int]:
-    """``[Linear → activation → Dropout]`` per width; returns the stack and its output width.
 
-    Dropout layers with probability 0 are left out. With no widths the stack is the identity.
-
-    Example:
-        >>> stack, width = dense_stack(16, (40, 20), dropout=(0.25, 0.0))
-        >>> width, [type(m).__name__ for m in stack]
-        (20, ['Linear', 'ReLU', 'Dropout', 'Linear', 'ReLU'])
-    """
-    layers: list[nn.Module] = []
-    for width, p in zip(widths, per_layer(dropout, len(widths)), strict=True):
-        layers += [nn.Linear(n_in, int(width)), make_activation(activation)]
-        if p > 0:
-            layers.append(nn.Dropout(p))
-        n_in = int(width)
-    return nn.Sequential(*layers), n_in
 
 
 class MLP(nn.Module):

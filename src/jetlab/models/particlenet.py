@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from jetlab.models.gnn import masked_apply, mlp, trim_padding
+from jetlab.models.layers import masked_apply, mlp, trim_padding
 from jetlab.models.registry import InputDims, register_model
 from jetlab.represent.graph import knn_indices
 
@@ -28,6 +28,11 @@ def feature_knn(feats: Tensor, mask: Tensor, k: int) -> Tensor:
     with fewer than k real neighbours gets its nearest one repeated, or itself when alone (as
     :func:`jetlab.represent.graph.knn_indices`); callers mask those places with :func:`neighbour_mask`.
     Rows of padded slots are arbitrary.
+
+    Example:
+        >>> feats = torch.tensor([[[0.0], [1.0], [0.1], [0.2]]])
+        >>> feature_knn(feats, torch.tensor([[True, True, False, True]]), k=2)[0, :2].tolist()
+        [[3, 1], [3, 0]]
     """
     b, p = mask.shape
     with torch.no_grad():
@@ -54,7 +59,7 @@ def neighbour_mask(mask: Tensor, k: int) -> Tensor:
 class EdgeConvBlock(nn.Module):
     """EdgeConv (Wang et al. arXiv:1801.07829) with ParticleNet's shortcut:
 
-    ``x_i' = ReLU( mean_{j ∈ kNN(i)} h_Θ(x_i, x_j - x_i) + BN(W x_i) )``, h_Θ = 3 × (Linear, BN, ReLU).
+    ``x_i' = ReLU( mean_{j ∈ kNN(i)} h_Θ(x_i, x_j - x_i) + BN(W x_i) )``, h_Θ = (Linear, BN, ReLU) per ``dims``.
 
     Shapes: ``x`` (B, P, C), ``mask`` (B, P) bool (True = real), ``idx`` (B, P, k) neighbour slots
     (:func:`feature_knn` of ``x`` when None) -> (B, P, C'), 0 at padded slots. The mean runs over the real
@@ -80,7 +85,6 @@ class EdgeConvBlock(nn.Module):
         agg = agg.view(b, p, -1) / count[..., None]  # (B, P, C')
         out = torch.relu(agg + masked_apply(self.shortcut, x, mask))  # (B, P, C')
         return out * mask[..., None]  # (B, P, C')
-
 
     def _first_layer(self, flat: Tensor, centre: Tensor, nbr: Tensor) -> Tensor:
         """``Θ [x_i ‖ x_j - x_i] = (Θ_a - Θ_b) x_i + Θ_b x_j``: the first Linear runs per particle, not per edge."""

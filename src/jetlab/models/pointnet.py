@@ -5,24 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
-from jetlab.models.deepsets import MaskedBatchNorm
-from jetlab.models.mlp import dense_stack, make_activation
+from jetlab.models.layers import MaskedBatchNorm, dense_stack, make_activation, masked_max
 from jetlab.models.registry import InputDims, register_model
 
-__all__ = ["PointNet", "masked_max", "pointnet"]
+__all__ = ["PointNet", "pointnet"]
 
 
-def masked_max(h: Tensor, mask: Tensor) -> Tensor:
-    """Max over real particles (padded slots set to −inf first); a jet with no real particle gives 0.
-
-    Shapes:
-        h (B, P, C), mask (B, P) bool, True = real → (B, C).
-    """
-    pooled = h.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)  # (B, C)
-    return torch.where(mask.any(dim=1, keepdim=True), pooled, torch.zeros_like(pooled))  # (B, C)
 
 
 class PointNet(nn.Module):

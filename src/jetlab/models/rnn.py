@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from jetlab.errors import UsageError
-from jetlab.models.mlp import dense_stack
+from jetlab.models.layers import dense_stack
 from jetlab.models.registry import InputDims, register_model
 
 __all__ = ["RecurrentTagger", "real_first", "last_hidden", "gru", "lstm"]

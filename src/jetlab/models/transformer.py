@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from jetlab.models.gnn import mlp, trim_padding
+from jetlab.models.layers import mlp, trim_padding
 from jetlab.models.registry import InputDims, register_model
 
 __all__ = ["MAB", "SetTransformer"]
