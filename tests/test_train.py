@@ -101,6 +101,7 @@ def test_binary_task(data: Path, tmp_path: Path) -> None:
         ({"user": {"representation": {"name": "image"}}}, "reads the 'hlf'"),
         ({"overrides": {"data": {"classes": ""}}}, "empty"),
         ({"overrides": {"data": {"classes": "t:t,q"}}}, "both signal and background"),
+        ({"overrides": {"trainer": {"max_time": "3min"}}}, "--max-time"),
     ],
 )
 def test_config_errors(data: Path, tmp_path: Path, kwargs: dict, match: str | None) -> None:

@@ -67,8 +67,8 @@ QUICKSTART_MODELS = ("mlp", "pfn", "particlenet_lite")
 
 
 def quickstart(out: PathLike = "quickstart", jets_per_class: int = 1000, workers: int | None = None,
-               seed: int = 0, models: tuple[str, ...] = QUICKSTART_MODELS, epochs: int = 15,
-               max_time: str = "00:03:00") -> dict[str, Any]:
+               seed: int = 0, models: tuple[str, ...] = QUICKSTART_MODELS, epochs: int = 30,
+               max_time: str = "00:04:00") -> dict[str, Any]:
     """The default demo: generate a small dataset, plot it, train three model families, compare them.
 
     About 10 minutes on 2 CPU cores: ~1.5 min generation, then each model trains for at most

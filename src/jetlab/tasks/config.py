@@ -51,6 +51,18 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.num_nodes < 1:
             raise UsageError("trainer: epochs, batch_size and num_nodes must be positive")
+        if self.max_time is not None:
+            object.__setattr__(self, "max_time", _duration(str(self.max_time)))
+
+
+def _duration(text: str) -> str:
+    """'HH:MM:SS' or 'DD:HH:MM:SS' -> Lightning's 'DD:HH:MM:SS'."""
+    parts = text.split(":")
+    if len(parts) == 3:
+        parts = ["00", *parts]
+    if len(parts) != 4 or not all(p.isdigit() for p in parts) or int(parts[2]) > 59 or int(parts[3]) > 59:
+        raise UsageError(f"--max-time: expected HH:MM:SS or DD:HH:MM:SS, got {text!r}")
+    return ":".join(f"{int(p):02d}" for p in parts)
 
 
 @dataclass(frozen=True)
