@@ -79,8 +79,10 @@ def pair_features(p4: Tensor, mask: Tensor, eps: float = 1e-8) -> Tensor:
     delta = (dy.square() + dphi.square()).clamp(min=1e-300).sqrt()  # (B, P, P); clamp: finite grad at 0
     ptmin = torch.minimum(pt[:, :, None], pt[:, None, :])  # (B, P, P)
     ptsum = pt[:, :, None] + pt[:, None, :]  # (B, P, P)
-    s = q[:, :, None, :] + q[:, None, :, :]  # (B, P, P, 4) pair four-momentum
-    m2 = s[..., 0].square() - s[..., 1:].square().sum(-1)  # (B, P, P)
+    e, p3 = q[..., 0], q[..., 1:]  # (B, P), (B, P, 3)
+    m2_single = e.square() - p3.square().sum(-1)  # (B, P)
+    dot = e[:, :, None] * e[:, None, :] - torch.bmm(p3, p3.transpose(1, 2))  # (B, P, P) E_a E_b - p_a.p_b
+    m2 = m2_single[:, :, None] + m2_single[:, None, :] + 2 * dot  # (B, P, P) (p_a + p_b)^2
     feats = torch.stack(
         [delta, ptmin * delta, ptmin / ptsum.clamp(min=eps), m2], dim=1
     )  # (B, 4, P, P)
