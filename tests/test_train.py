@@ -65,6 +65,7 @@ def test_evaluate_writes_metrics(mlp_run: Path) -> None:
     for f in ("roc.png", "confusion.png", "predictions.npz"):
         assert (mlp_run / f).is_file()
     assert res["metrics"]["accuracy"] > 0.3  # 5 classes: chance is 0.2
+    assert set(res["metrics"]["auc_vs_qcd"]) == {"w", "z", "t"} and res["metrics"]["auc_vs_qcd"]["t"] > 0.6
 
 
 def test_resume_continues(data: Path, tmp_path: Path) -> None:
@@ -161,3 +162,13 @@ def test_ddp_on_cpu(data: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "ddp" / "checkpoints" / "last.ckpt").is_file()
     assert torch.load(tmp_path / "ddp" / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
+
+
+def test_representation_the_dataset_cannot_provide(tmp_path: Path) -> None:
+    from jetlab.errors import FormatError
+
+    jets = make_separable_jets(100)
+    jets.hlf, jets.hlf_names = jets.hlf[:, :0], []
+    path = write_dataset(tmp_path / "nohlf", jets)
+    with pytest.raises(FormatError, match="j_zlogz"):
+        train(resolve_config("mlp", str(path), overrides=FAST), tmp_path / "run")

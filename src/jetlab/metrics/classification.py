@@ -41,7 +41,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
-__all__ = ["rejection_at", "classification_metrics", "roc_points", "sorted_groups", "weighted_auc_and_fpr"]
+__all__ = ["rejection_at", "classification_metrics", "roc_points", "sorted_groups", "weighted_auc_and_fpr",
+           "versus_auc"]
 
 _CHUNK_ELEMENTS = 4_000_000  # resamples x jets held at once in the bootstrap (bounds memory to ~100 MB)
 _PER_CLASS = ("n_signal", "n_background", "auc", "auc_unc", "rejection")  # keys holding class name -> value
@@ -323,3 +324,23 @@ def roc_points(
     keep = np.searchsorted(s, np.linspace(0.0, s[-1], max_points - 2))
     keep = np.unique(np.r_[0, np.minimum(keep, fpr.size - 1), fpr.size - 1])
     return fpr[keep], tpr[keep]
+
+
+def versus_auc(probs: np.ndarray, labels: np.ndarray, signal: int, background: Sequence[int]) -> float | None:
+    """AUC of one class against chosen others only, e.g. top vs QCD (g, q) from a 5-class tagger.
+
+    The discriminant is p_s / (p_s + Σ_b p_b) over jets of the signal and background classes
+    (the usual way to turn a multi-class output into a binary tagger). None if a side is empty.
+
+    Example:
+        >>> p = np.array([[0.1, 0.1, 0.8], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]])
+        >>> versus_auc(p, np.array([2, 0, 1, 1]), signal=2, background=[0, 1])
+        1.0
+    """
+    probs, labels = np.asarray(probs, np.float64), np.asarray(labels)
+    keep = np.isin(labels, [signal, *background])
+    if not (labels[keep] == signal).any() or (labels[keep] == signal).all():
+        return None
+    p = probs[keep]
+    score = p[:, signal] / np.maximum(p[:, [signal, *background]].sum(axis=1), 1e-12)
+    return float(roc_auc_score(labels[keep] == signal, score))

@@ -71,7 +71,7 @@ def predict(model: torch.nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray
 def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | None = None,
              split: str = "test", n_bootstrap: int = 100) -> dict[str, Any]:
     """Evaluate ``run`` on ``split`` of ``data`` (default: the data it was trained on)."""
-    from jetlab.metrics.classification import classification_metrics, roc_points
+    from jetlab.metrics.classification import classification_metrics, roc_points, versus_auc
     from jetlab.report.roc import plot_confusion, plot_history, plot_roc
 
     run, cfg = Path(run), load_run(run)
@@ -93,6 +93,10 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
     for c in range(1 if len(names) == 2 else 0, len(names)):
         fpr, tpr = roc_points(probs, targets, c)
         roc[names[c]] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
+    if len(names) > 2 and {"g", "q"} <= set(names):  # each heavy class against QCD (g + q) alone
+        qcd = [names.index("g"), names.index("q")]
+        metrics["auc_vs_qcd"] = {n: versus_auc(probs, targets, names.index(n), qcd)
+                                 for n in names if n in ("w", "z", "t")}
     train = json.loads((run / "train.json").read_text()) if (run / "train.json").is_file() else {}
     result = {"run": str(run), "model": cfg.model, "data": str(data_cfg.path), "split": split, "n_jets": len(targets),
               "params": count_parameters(model), "train_time_s": train.get("train_time_s"),
