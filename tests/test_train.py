@@ -172,3 +172,14 @@ def test_representation_the_dataset_cannot_provide(tmp_path: Path) -> None:
     path = write_dataset(tmp_path / "nohlf", jets)
     with pytest.raises(FormatError, match="j_zlogz"):
         train(resolve_config("mlp", str(path), overrides=FAST), tmp_path / "run")
+
+
+def test_same_seed_same_training(data: Path, tmp_path: Path) -> None:
+    """On CPU the same seed gives the same run (tolerance 1e-6 on the validation loss)."""
+    losses = []
+    for k in range(2):
+        cfg = resolve_config("pfn", str(data), overrides={"trainer": {"epochs": 2, "seed": 11, "progress": False}})
+        losses.append(train(cfg, tmp_path / f"s{k}")["best_val_loss"])
+    assert abs(losses[0] - losses[1]) < 1e-6
+    other = resolve_config("pfn", str(data), overrides={"trainer": {"epochs": 2, "seed": 12, "progress": False}})
+    assert abs(train(other, tmp_path / "s2")["best_val_loss"] - losses[0]) > 1e-6
