@@ -13,7 +13,9 @@ representation  keys
                 features ``x``, ``batch`` vector), plus the ``particles`` keys
 =============== =====================================================================
 
-Every batch also carries ``y`` (B,) int64 targets when labels are given.
+Every batch also carries ``mass`` (B,) (the mMDT mass when the dataset has it, else the jet mass,
+in GeV; for mass decorrelation and sculpting plots), ``label`` (B,) the dataset class index, and
+``y`` (B,) int64 targets when targets are given.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ from jetlab.schema import HLF16
 __all__ = ["RepresentationConfig", "BatchBuilder", "REPRESENTATION_NAMES"]
 
 REPRESENTATION_NAMES = ("hlf", "image", "particles", "graph")
+
+
+def _mass(jets: Jets) -> np.ndarray:
+    """(B,) float32: groomed (mMDT) mass if stored, else the jet mass."""
+    if "j_mass_mmdt" in jets.hlf_names:
+        return jets.feature("j_mass_mmdt").astype(np.float32)
+    return jets.jet[:, 3].astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,8 @@ class BatchBuilder:
             batch.update(self._particles(jets))
             if cfg.name == "graph":
                 batch["graph"] = to_pyg(batch["points"], batch["x"], batch["mask"], k=cfg.k)
+        batch["mass"] = torch.from_numpy(_mass(jets))  # (B,)
+        batch["label"] = torch.as_tensor(jets.labels, dtype=torch.long)  # (B,)
         if targets is not None:
             batch["y"] = torch.as_tensor(targets, dtype=torch.long)
         return batch

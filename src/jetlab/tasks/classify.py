@@ -43,21 +43,43 @@ class OptimConfig:
             raise UsageError("training.lr must be positive")
 
 
+@dataclass(frozen=True)
+class LossConfig:
+    """Physics penalty in the loss: ``decorrelate: mass`` adds λ · dCorr²(p_signal, m) on background (DisCo)."""
+
+    decorrelate: str | None = None  # None or "mass"
+    disco_lambda: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.decorrelate not in (None, "mass"):
+            raise UsageError(f"--decorrelate: {self.decorrelate!r} unknown (known: mass)")
+        if self.disco_lambda < 0:
+            raise UsageError("--disco-lambda must be >= 0")
+        if self.decorrelate and self.disco_lambda == 0:
+            raise UsageError("--decorrelate mass needs --disco-lambda > 0")
+
+
 class ClassifierModule(L.LightningModule):
     """A registered model trained with (weighted) cross-entropy.
 
     Args:
         model: registry name; ``hparams`` its hyper-parameters; ``dims`` input sizes (as a dict).
         n_classes: output classes; ``class_weights``: (C,) loss weights.
+        loss: :class:`LossConfig` as a dict; with ``decorrelate="mass"`` (binary tasks: class 1 =
+            signal) the loss gains ``λ · dCorr²(p_signal, mass)`` over the background jets of the batch
+            (DisCo, Kasieczka & Shih, arXiv:2001.05310).
     """
 
     def __init__(self, model: str, hparams: dict[str, Any], dims: dict[str, int], n_classes: int,
                  class_names: list[str], class_weights: list[float] | None = None,
-                 optim: dict[str, Any] | None = None) -> None:
+                 optim: dict[str, Any] | None = None, loss: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.model = create(model, n_classes=n_classes, dims=InputDims(**dims), **hparams)
         self.optim = OptimConfig(**(optim or {}))
+        self.loss_cfg = LossConfig(**(loss or {}))
+        if self.loss_cfg.decorrelate and n_classes != 2:
+            raise UsageError("--decorrelate needs a binary task such as --classes t:g,q")
         weights = torch.as_tensor(class_weights if class_weights is not None else [1.0] * n_classes)
         self.register_buffer("class_weights", weights.float())
 
@@ -69,6 +91,13 @@ class ClassifierModule(L.LightningModule):
         loss = F.cross_entropy(logits, batch["y"], weight=self.class_weights)
         acc = (logits.argmax(dim=1) == batch["y"]).float().mean()
         n = batch["y"].shape[0]
+        if self.loss_cfg.decorrelate == "mass":
+            from jetlab.metrics.decorrelation import disco_penalty
+
+            p_signal = torch.softmax(logits, dim=1)[:, 1]  # (B,)
+            penalty = disco_penalty(p_signal, batch["mass"], batch["y"] == 0, self.loss_cfg.disco_lambda)
+            self.log(f"{stage}_disco", penalty, on_epoch=True, on_step=False, batch_size=n, sync_dist=True)
+            loss = loss + penalty
         self.log(f"{stage}_loss", loss, prog_bar=True, on_epoch=True, on_step=False, batch_size=n, sync_dist=True)
         self.log(f"{stage}_acc", acc, prog_bar=stage == "val", on_epoch=True, on_step=False, batch_size=n,
                  sync_dist=True)

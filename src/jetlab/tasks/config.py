@@ -27,7 +27,7 @@ from jetlab.data.batches import RepresentationConfig
 from jetlab.data.module import DataConfig
 from jetlab.errors import InputError, UsageError
 from jetlab.models import get_spec
-from jetlab.tasks.classify import OptimConfig
+from jetlab.tasks.classify import LossConfig, OptimConfig
 
 __all__ = ["TrainerConfig", "RunConfig", "resolve_config", "load_yaml", "packaged_config"]
 
@@ -73,6 +73,8 @@ class RunConfig:
     data: DataConfig = field(default_factory=lambda: DataConfig(path=""))
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    task: str = "classify"
 
     @property
     def selection(self) -> ClassSelection:
@@ -86,13 +88,12 @@ class RunConfig:
                 return {k: plain(x) for k, x in v.items()}
             return v
 
-        return {"model": self.model, "hparams": plain(self.hparams),
-                **{k: plain(dataclasses.asdict(getattr(self, k)))
-                   for k in ("representation", "data", "optim", "trainer")}}
+        return {"task": self.task, "model": self.model, "hparams": plain(self.hparams),
+                **{k: plain(dataclasses.asdict(getattr(self, k))) for k in _SECTIONS}}
 
 
 _SECTIONS = {"representation": RepresentationConfig, "data": DataConfig, "optim": OptimConfig,
-             "trainer": TrainerConfig}
+             "trainer": TrainerConfig, "loss": LossConfig}
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -118,10 +119,10 @@ def packaged_config(name: str) -> dict[str, Any]:
 def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> dict[str, Any]:
     out = dict(base)
     for key, value in update.items():
-        if key not in ("model", "hparams", *_SECTIONS):
-            raise UsageError(f"{where}: config key {key!r} does not exist (sections: model, hparams, "
+        if key not in ("task", "model", "hparams", *_SECTIONS):
+            raise UsageError(f"{where}: config key {key!r} does not exist (sections: task, model, hparams, "
                              f"{', '.join(_SECTIONS)})")
-        if key == "model":
+        if key in ("model", "task"):
             out[key] = value
         elif not isinstance(value, dict):
             raise UsageError(f"{where}: section {key!r} must be a mapping")
@@ -135,24 +136,31 @@ def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> dict[str
 
 
 def resolve_config(model: str | None, data_path: str, user: dict[str, Any] | None = None,
-                   overrides: dict[str, Any] | None = None, user_name: str = "--config") -> RunConfig:
-    """Merge the layers and validate them into a :class:`RunConfig`."""
+                   overrides: dict[str, Any] | None = None, user_name: str = "--config",
+                   task: str = "classify") -> RunConfig:
+    """Merge the layers and validate them into a :class:`RunConfig` for ``task``."""
     layers = _merge({}, user or {}, user_name)
     name = model or layers.get("model")
     if not name:
         raise UsageError("--model is required (or a 'model:' entry in --config)")
     spec = get_spec(name)
+    if spec.task != task:
+        from jetlab.models import list_models
+
+        fits = ", ".join(s.name for s in list_models(task=task))
+        raise UsageError(f"--model: {name!r} is a model for {spec.task!r}, not {task!r} (use one of: {fits})")
     merged = _merge({"model": name, "representation": {"name": spec.representation}}, packaged_config(name),
                     f"configs/models/{name}.yaml")
     merged = _merge(merged, {k: v for k, v in layers.items() if k != "model"}, user_name)
     merged = _merge(merged, overrides or {}, "command line")
     merged["model"] = name
+    merged.pop("task", None)
     rep = merged.get("representation", {})
     if rep.get("name", spec.representation) != spec.representation:
         raise UsageError(f"model {name!r} reads the {spec.representation!r} representation, "
                          f"the config asks for {rep['name']!r}")
     merged.setdefault("data", {})["path"] = str(data_path)
-    cfg = RunConfig(model=name, hparams=dict(merged.get("hparams", {})),
+    cfg = RunConfig(model=name, hparams=dict(merged.get("hparams", {})), task=task,
                     **{k: cls(**merged.get(k, {})) for k, cls in _SECTIONS.items()})
     cfg.selection  # validates the class selection early  # noqa: B018
     return cfg

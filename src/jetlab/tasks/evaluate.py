@@ -32,7 +32,8 @@ def load_run(run: str | Path) -> RunConfig:
         raise InputError(f"{run}: not a jetlab run (no config.yaml)")
     raw = yaml.safe_load(path.read_text())
     return resolve_config(raw["model"], raw["data"]["path"], {k: v for k, v in raw.items() if k != "data"},
-                          {"data": {k: v for k, v in raw["data"].items() if k != "path"}}, str(path))
+                          {"data": {k: v for k, v in raw["data"].items() if k != "path"}}, str(path),
+                          task=raw.get("task", "classify"))
 
 
 def load_model(run: str | Path, which: str = "best") -> tuple[torch.nn.Module, dict[str, Any]]:

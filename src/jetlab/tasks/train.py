@@ -96,7 +96,7 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, An
         dm.builder = load_builder(out / "representation.json")
     dm.setup()
     module = ClassifierModule(cfg.model, cfg.hparams, asdict(dm.builder.dims()), dm.n_classes,
-                              cfg.selection.names, dm.class_weights().tolist(), asdict(cfg.optim))
+                              cfg.selection.names, dm.class_weights().tolist(), asdict(cfg.optim), asdict(cfg.loss))
     trainer = _trainer(cfg, out, resume)
     if trainer.is_global_zero:
         out.mkdir(parents=True, exist_ok=True)
