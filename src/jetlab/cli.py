@@ -92,6 +92,10 @@ def _add_training(sub: Any) -> None:
     p.add_argument("--num-workers", type=int, default=None, help="data-loader processes")
     p.add_argument("--resume", action="store_true", help="continue RUN from checkpoints/last.ckpt")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--decorrelate", choices=("mass",), default=None,
+                   help="binary tasks: penalize dependence of the output on jet mass (DisCo)")
+    p.add_argument("--disco-lambda", type=float, default=None, help="strength of the DisCo penalty")
+    _add_anomaly(sub, p)
     p = sub.add_parser("evaluate", help="metrics.json, predictions and ROC of a trained run")
     p.add_argument("run")
     p.add_argument("--data", default=None, help="dataset (default: the one the run was trained on)")
@@ -102,9 +106,24 @@ def _add_training(sub: Any) -> None:
     p.add_argument("--out", required=True)
 
 
+def _add_anomaly(sub: Any, train: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("anomaly", help="anomaly detection: autoencoders trained on background jets")
+    asub = p.add_subparsers(dest="anomaly_command", metavar="{train,evaluate}", parser_class=_Parser)
+    asub.required = True
+    t = asub.add_parser("train", help="train an autoencoder on the background classes only",
+                        parents=[train], add_help=False, conflict_handler="resolve")
+    t.add_argument("--background", default="g,q", help="background classes (default g,q: QCD)")
+    e = asub.add_parser("evaluate", help="score every class of the test split: AUC, SIC, εS at fixed εB, plots")
+    e.add_argument("run")
+    e.add_argument("--data", default=None)
+    e.add_argument("--out", default=None)
+    e.add_argument("--score", default=None, help="score kind (mse; vae: kl, combined; set_ae: chamfer)")
+
+
 def _train_overrides(a: argparse.Namespace) -> dict[str, Any]:
     flags = {"data": {"classes": a.classes, "max_jets": a.max_jets, "num_workers": a.num_workers},
              "optim": {"lr": a.lr},
+             "loss": {"decorrelate": getattr(a, "decorrelate", None), "disco_lambda": getattr(a, "disco_lambda", None)},
              "trainer": {"epochs": a.epochs, "batch_size": a.batch_size, "max_time": a.max_time, "seed": a.seed,
                          "precision": a.precision, "accelerator": a.accelerator, "strategy": a.strategy,
                          "num_nodes": a.num_nodes, "progress": False if a.no_progress else None,
@@ -170,7 +189,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "convert":
         for path in api.convert(args.path, args.out, to=args.to, n_particles=args.n_particles):
             print(path)
-    elif args.command in ("models", "train", "evaluate", "compare"):
+    elif args.command in ("models", "train", "evaluate", "compare", "anomaly"):
         from jetlab.cli_train import run_training_command
 
         return run_training_command(args, _train_overrides)

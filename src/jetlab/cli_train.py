@@ -21,6 +21,31 @@ def models_table() -> list[dict[str, Any]]:
     return rows
 
 
+def _anomaly(args: argparse.Namespace, overrides: Callable[[argparse.Namespace], dict[str, Any]]) -> int:
+    if args.anomaly_command == "train":
+        from jetlab.tasks.config import load_yaml, resolve_config
+        from jetlab.tasks.train import train
+
+        flags = overrides(args)
+        if args.classes:
+            from jetlab.errors import UsageError
+
+            raise UsageError("--classes: anomaly training uses --background (the signal is every other class)")
+        flags["data"]["classes"] = args.background
+        user = load_yaml(args.config) if args.config else None
+        cfg = resolve_config(args.model, args.data, user, flags, task="anomaly")
+        res = train(cfg, args.out, resume=args.resume)
+        print(f"{args.out}: {res['model']} trained on {','.join(res['classes'])} for {res['epochs']} epochs "
+              f"in {res['train_time_s']:.0f} s, best val_loss {res['best_val_loss']:.4f}")
+    else:
+        from jetlab.tasks.anomaly_eval import evaluate_anomaly
+
+        res = evaluate_anomaly(args.run, args.data, args.out, score=args.score)
+        print(json.dumps({"model": res["model"], "score": res["score"],
+                          "auc": {c: m["auc"] for c, m in res["metrics"]["signals"].items()}}, indent=1))
+    return 0
+
+
 def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse.Namespace], dict[str, Any]]) -> int:
     if args.command == "models":
         rows = models_table()
@@ -39,6 +64,8 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
         res = train(cfg, args.out, resume=args.resume)
         print(f"{args.out}: {res['model']} trained {res['epochs']} epochs in {res['train_time_s']:.0f} s, "
               f"best val_loss {res['best_val_loss']:.4f}")
+    elif args.command == "anomaly":
+        return _anomaly(args, overrides)
     elif args.command == "evaluate":
         from jetlab.tasks.evaluate import evaluate
 

@@ -1,3 +1,15 @@
 """Imports every model family so that its ``@register_model`` entries exist."""
 
-from jetlab.models import cnn, deepsets, gnn, mlp, part, particlenet, pointnet, rnn, transformer  # noqa: F401
+from jetlab.models import (  # noqa: F401
+    autoencoders,
+    cnn,
+    deepsets,
+    gnn,
+    mlp,
+    part,
+    particlenet,
+    pointnet,
+    rnn,
+    set_autoencoder,
+    transformer,
+)

@@ -47,7 +47,7 @@ def load_model(run: str | Path, which: str = "best") -> tuple[torch.nn.Module, d
         raise InputError(f"{ckpt}: refused to load ({str(e).splitlines()[0][:120]})") from None
     hp = dict(state.get("hyper_parameters", {}))
     try:
-        model = create(hp["model"], n_classes=hp["n_classes"], dims=InputDims(**hp["dims"]), **hp["hparams"])
+        model = create(hp["model"], n_classes=hp.get("n_classes", 2), dims=InputDims(**hp["dims"]), **hp["hparams"])
         model.load_state_dict({k.removeprefix("model."): v for k, v in state["state_dict"].items()
                                if k.startswith("model.")})
     except (KeyError, RuntimeError) as e:

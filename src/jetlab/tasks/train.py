@@ -83,6 +83,20 @@ def _trainer(cfg: RunConfig, out: Path, resume: bool = False) -> L.Trainer:
     )
 
 
+def _task_objects(cfg: RunConfig, builder: BatchBuilder | None) -> tuple[JetDataModule, L.LightningModule]:
+    """The data module and Lightning module of the run's task, data set up."""
+    if cfg.task == "anomaly":
+        from jetlab.tasks.anomaly import AnomalyDataModule, anomaly_module
+
+        dm = AnomalyDataModule(cfg.data, cfg.selection, cfg.representation, cfg.trainer.batch_size, builder)
+        dm.setup()
+        return dm, anomaly_module(cfg, dm)
+    dm = JetDataModule(cfg.data, cfg.selection, cfg.representation, cfg.trainer.batch_size, builder)
+    dm.setup()
+    return dm, ClassifierModule(cfg.model, cfg.hparams, asdict(dm.builder.dims()), dm.n_classes, cfg.selection.names,
+                                dm.class_weights().tolist(), asdict(cfg.optim), asdict(cfg.loss))
+
+
 def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
     """Train ``cfg`` into run directory ``out``; ``resume`` continues from ``last.ckpt``."""
     out = Path(out)
@@ -91,12 +105,7 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, An
     if not resume and not child and (out / "config.yaml").exists():
         raise UsageError(f"--out: {out} already holds a run; use --resume or another directory")
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
-    dm = JetDataModule(cfg.data, cfg.selection, cfg.representation, batch_size=cfg.trainer.batch_size)
-    if resume:
-        dm.builder = load_builder(out / "representation.json")
-    dm.setup()
-    module = ClassifierModule(cfg.model, cfg.hparams, asdict(dm.builder.dims()), dm.n_classes,
-                              cfg.selection.names, dm.class_weights().tolist(), asdict(cfg.optim), asdict(cfg.loss))
+    dm, module = _task_objects(cfg, load_builder(out / "representation.json") if resume else None)
     trainer = _trainer(cfg, out, resume)
     if trainer.is_global_zero:
         out.mkdir(parents=True, exist_ok=True)
@@ -107,7 +116,8 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, An
     elapsed = time.perf_counter() - start
     previous = json.loads((out / "train.json").read_text()).get("train_time_s", 0.0) if resume else 0.0
     best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
-    summary = {"model": cfg.model, "classes": cfg.selection.names, "params": count_parameters(module.model),
+    summary = {"task": cfg.task, "model": cfg.model, "classes": cfg.selection.names,
+               "params": count_parameters(module.model),
                "epochs": trainer.current_epoch, "global_steps": trainer.global_step,
                "best_val_loss": float(best) if best is not None else None,
                "train_time_s": previous + elapsed, "n_train": len(dm.splits["train"][1]),
