@@ -183,3 +183,15 @@ def test_same_seed_same_training(data: Path, tmp_path: Path) -> None:
     assert abs(losses[0] - losses[1]) < 1e-6
     other = resolve_config("pfn", str(data), overrides={"trainer": {"epochs": 2, "seed": 12, "progress": False}})
     assert abs(train(other, tmp_path / "s2")["best_val_loss"] - losses[0]) > 1e-6
+
+
+def test_disco_decorrelation_option(data: Path, tmp_path: Path) -> None:
+    over = {"data": {"classes": "t:g,q"}, "loss": {"decorrelate": "mass", "disco_lambda": 5.0}, **FAST}
+    train(resolve_config("mlp", str(data), overrides=over), tmp_path / "disco")
+    res = evaluate(tmp_path / "disco")
+    assert {"jsd", "rejection"} <= set(res["metrics"]["sculpting"])
+    assert "train_disco" in (tmp_path / "disco" / "logs" / "metrics.csv").read_text().splitlines()[0]
+    with pytest.raises(UsageError, match="binary"):
+        train(resolve_config("mlp", str(data), overrides={**over, "data": {"classes": "g,q,t"}}), tmp_path / "x")
+    with pytest.raises(UsageError, match="disco-lambda"):
+        resolve_config("mlp", str(data), overrides={"loss": {"decorrelate": "mass"}})

@@ -31,7 +31,7 @@ the LHC Olympics 2020 report, arXiv:2101.08320.
 Example:
     >>> m = anomaly_metrics([0.1, 0.2, 0.3, 0.9, 0.8], [0, 0, 1, 2, 2], background=[0, 1],
     ...                     class_names=["g", "q", "t"], n_bootstrap=0)
-    >>> m["signal"], m["classes"]["t"]["auc"], m["classes"]["t"]["eff_s"]["0.1"]
+    >>> list(m["signals"]), m["signals"]["t"]["auc"], m["signals"]["t"]["eff_s"]["0.1"]
     (['t'], 1.0, None)
 """
 
@@ -194,28 +194,27 @@ def anomaly_metrics(
         seed: seed of the resampling (the same for every class).
         sic_min_bkg: the SIC is evaluated only where at least this many background jets pass.
 
-    Returns a JSON-serializable dict: ``class_names``, ``background`` and ``signal`` (names),
-    ``n_background``, ``bkg_effs``, ``n_bootstrap``, ``seed``, ``sic_min_bkg`` and ``classes``:
-    signal name -> ``n_signal``, ``n_background``, ``auc``, ``auc_unc``, ``eff_s`` (``"0.01"`` ->
-    εS or None when εB < 1/N_bkg), ``max_sic``, ``max_sic_eff_s``, ``max_sic_eff_b``,
+    Returns a JSON-serializable dict: ``class_names``, ``background`` (names), ``n_background``,
+    ``bkg_effs``, ``n_bootstrap``, ``seed``, ``sic_min_bkg`` and ``signals``: signal name ->
+    ``n_signal``, ``n_background``, ``auc``, ``auc_unc``, ``eff_s`` (``"0.01"`` -> εS, or None
+    when εB < 1/N_bkg), ``max_sic``, ``max_sic_eff_s``, ``max_sic_eff_b``,
     ``sic_min_eff_b``, ``sic_curve`` (``eff_s``, ``eff_b``, ``sic`` lists, at most ~500 points,
     the maximum included) and ``roc`` (``eff_s``, ``eff_b`` lists for :func:`jetlab.report.roc.plot_roc`).
-    Signal classes absent from ``labels`` are left out; with no background jet ``classes`` is empty.
+    Signal classes absent from ``labels`` are left out; with no background jet ``signals`` is empty.
     """
     s, y, bkg, effs = _check(scores, labels, background, class_names, bkg_effs, sic_min_bkg)
     is_bkg = np.isin(y, bkg)
     present = [k for k in range(len(class_names)) if k not in bkg and np.any(y == k)]
-    classes: dict[str, Any] = {}
+    signals: dict[str, Any] = {}
     if is_bkg.any():
         for k in present:
             sel = is_bkg | (y == k)
-            classes[str(class_names[k])] = _class_entry(y[sel] == k, s[sel], effs, n_bootstrap, seed,
+            signals[str(class_names[k])] = _class_entry(y[sel] == k, s[sel], effs, n_bootstrap, seed,
                                                         sic_min_bkg)
     return {
         "class_names": [str(c) for c in class_names],
         "background": [str(class_names[b]) for b in bkg],
-        "signal": [str(class_names[k]) for k in present],
         "n_background": int(is_bkg.sum()),
         "bkg_effs": effs, "n_bootstrap": int(n_bootstrap), "seed": int(seed), "sic_min_bkg": int(sic_min_bkg),
-        "classes": classes,
+        "signals": signals,
     }  # fmt: skip

@@ -64,7 +64,7 @@ def distance_correlation(x: Tensor, y: Tensor, weights: Tensor | None = None) ->
     Arguments:
         x, y: (B,) the two variables, e.g. a classifier output and the jet mass.
         weights: (B,) non-negative event weights, or None for equal weights; normalised internally,
-            so all-ones weights give the unweighted value.
+            so all-ones weights give the unweighted value and zero-weight jets drop out (all zero: 0).
 
     Returns a 0-dim tensor in [0, 1] in the promoted floating dtype of the inputs (at least float32).
     Memory and time are O(B²): a few (B, B) matrices, 64 MB each at B = 4096 in float32.
@@ -79,7 +79,7 @@ def distance_correlation(x: Tensor, y: Tensor, weights: Tensor | None = None) ->
         if weights.shape != x.shape:
             raise ValueError(f"weights must be ({x.shape[0]},), got {tuple(weights.shape)}")
         w = weights.to(dtype)
-        w = w / w.sum()
+        w = w / w.sum().clamp_min(torch.finfo(dtype).tiny)    # all weights 0: w = 0, result 0
     a, b = _centred(x, w), _centred(y, w)                     # (B, B) each
     dcov_xy = w @ (a * b) @ w
     dvar = (w @ (a * a) @ w) * (w @ (b * b) @ w)
@@ -97,15 +97,18 @@ def disco_penalty(scores: Tensor, mass: Tensor, is_background: Tensor, lam: floa
         lam: the DisCo weight λ >= 0.
         weights: (B,) optional event weights.
 
-    Returns a 0-dim tensor; 0 (without a graph) when the batch has fewer than 2 background jets.
+    Returns a 0-dim tensor; exactly 0 when the batch has fewer than 2 background jets. The
+    selection is applied as a 0/1 weight rather than a boolean index, which gives the same value
+    (zero-weight jets drop out of every mean) with fixed shapes and no device-to-host synchronisation.
 
     Reference: Kasieczka & Shih, "DisCo Fever", arXiv:2001.05310, eq. (2.2).
     """
-    sel = is_background.to(torch.bool)                      # (B,)
-    if int(sel.sum()) < 2:
-        return scores.new_zeros((), dtype=torch.promote_types(scores.dtype, torch.float32))
-    w = None if weights is None else weights[sel]
-    return lam * distance_correlation(scores[sel], mass.to(scores.device)[sel], w)
+    if is_background.shape != scores.shape:
+        raise ValueError(f"is_background must be {tuple(scores.shape)}, got {tuple(is_background.shape)}")
+    w = is_background.to(device=scores.device, dtype=torch.promote_types(scores.dtype, torch.float32))  # (B,)
+    if weights is not None:
+        w = w * weights.to(w)
+    return lam * distance_correlation(scores, mass.to(scores.device), w)
 
 
 def distance_correlation_np(x: ArrayLike, y: ArrayLike) -> float:

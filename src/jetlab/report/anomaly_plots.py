@@ -55,11 +55,14 @@ def _score_edges(values: np.ndarray, bins: int) -> tuple[np.ndarray, bool]:
 def plot_score_distributions(scores: ArrayLike, labels: ArrayLike, class_names: Sequence[str],
                              path: str | os.PathLike[str], background: Sequence[int] = (),
                              bins: int = 60, xlabel: str = "anomaly score", title: str = "") -> Path:
-    """Score distribution of each class present: step histograms, unit area, common bins, log y.
+    """Score distribution of each class present: step histograms, common bins, log y.
+
+    Each class is normalised to unit sum (the fraction of its jets per bin): on equal-width bins,
+    linear or logarithmic, that is a density in the score or in its logarithm, up to a constant.
 
     Bins cover the 0.05-99.95 percentiles of all jets (log-spaced, with a log x axis, when the
     scores are positive and span more than two decades); scores outside are counted in the first or
-    last bin. Background classes are drawn shaded and marked "(bkg.)".
+    last bin. Background classes are drawn shaded and marked "background".
     """
     s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels)
     if s.ndim != 1 or y.shape != s.shape or s.size == 0:
@@ -74,9 +77,9 @@ def plot_score_distributions(scores: ArrayLike, labels: ArrayLike, class_names: 
             if not np.any(y == k):
                 continue
             counts, _ = np.histogram(clipped[y == k], edges)
-            dens = counts / (counts.sum() * np.diff(edges))
+            dens = counts / counts.sum()                            # (bins,) fraction of the class per bin
             bkg = k in background
-            label = class_label(name) + (" (bkg.)" if bkg else "")
+            label = class_label(name) + (", background" if bkg else "")
             ax.stairs(dens, edges, color=_color(name, k), label=label, fill=bkg, alpha=0.25 if bkg else 1.0)
             if bkg:
                 ax.stairs(dens, edges, color=_color(name, k))
@@ -87,7 +90,7 @@ def plot_score_distributions(scores: ArrayLike, labels: ArrayLike, class_names: 
             ax.set_xscale("log")
         ax.set_xlim(edges[0], edges[-1])
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("density")
+        ax.set_ylabel("fraction of jets per bin")
         ax.legend(loc="upper right", fontsize="small", ncols=2)
         if title:
             ax.set_title(title, fontsize="medium")
@@ -121,7 +124,7 @@ def plot_sic(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], path: str | os.P
         ax.set_xlim(0.0, 1.0)
         ax.set_ylim(0.0, top * 1.3)
         ax.set_xlabel(r"signal efficiency $\varepsilon_S$")
-        ax.set_ylabel(r"SIC = $\varepsilon_S / \sqrt{\varepsilon_B}$")
+        ax.set_ylabel(r"SIC = $\varepsilon_S$ / √$\varepsilon_B$")
         ax.grid(True, which="major", color="0.9", lw=0.8)
         ax.legend(loc="upper right", fontsize="small")
         if title:
@@ -194,11 +197,19 @@ def plot_image_examples(inputs: ArrayLike, recons: ArrayLike, path: str | os.Pat
                 ax.set_xticks([])
                 ax.set_yticks([])
             axes[row, 0].set_ylabel(names[row])
-            fig.colorbar(im, ax=list(axes[row]), shrink=0.9, pad=0.02)
+            bar = fig.colorbar(im, ax=list(axes[row]), shrink=0.9, pad=0.02)
+        bar.set_ticks(_symlog_ticks(rmax, floor))
         for j in range(k):
             axes[-1, j].set_xlabel(r"$\Delta\eta$")
         fig.suptitle(title or r"Jet images ($\Delta\eta$ along x, $\Delta\phi$ along y)")
         return save(fig, path)
+
+
+def _symlog_ticks(top: float, linthresh: float) -> list[float]:
+    """Colour-bar ticks of a symmetric-log scale: 0 and ± every second decade from ``top`` down."""
+    mags = 10.0 ** math.floor(math.log10(top)) / 100.0 ** np.arange(8)
+    mags = mags[mags >= linthresh]
+    return [*(-mags).tolist(), 0.0, *mags[::-1].tolist()]
 
 
 def plot_mass_sculpting(mass_bkg: ArrayLike, score_bkg: ArrayLike, path: str | os.PathLike[str],
@@ -217,7 +228,7 @@ def plot_mass_sculpting(mass_bkg: ArrayLike, score_bkg: ArrayLike, path: str | o
     edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
     cmap = matplotlib.colormaps["plasma"]
     with style_context(scale=0.6):
-        fig = new_figure(8.5, 6.0)
+        fig = new_figure(11.0, 6.0)
         ax = fig.subplots()
         top = 0.0
         for i, eff in enumerate(sorted(bkg_effs, reverse=True)):
@@ -232,6 +243,7 @@ def plot_mass_sculpting(mass_bkg: ArrayLike, score_bkg: ArrayLike, path: str | o
         ax.set_ylim(0.0, top * 1.3 if top > 0 else 1.0)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("density (unit area)")
-        ax.legend(loc="upper right", fontsize="small", title="background after cut", title_fontsize="small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", title="background after cut",
+                  title_fontsize="small")                       # outside: a sculpted peak can be anywhere
         ax.set_title(title or "Background mass sculpting", fontsize="medium")
         return save(fig, path)

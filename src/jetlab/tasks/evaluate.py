@@ -56,17 +56,18 @@ def load_model(run: str | Path, which: str = "best") -> tuple[torch.nn.Module, d
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray, float]:
-    """Softmax probabilities (N, C), targets (N,), and jets/s of the forward passes."""
-    probs, targets, elapsed = [], [], 0.0
+def predict(model: torch.nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Softmax probabilities (N, C), targets (N,), jet masses (N,), and jets/s of the forward passes."""
+    probs, targets, masses, elapsed = [], [], [], 0.0
     for batch in loader:
         start = time.perf_counter()
         p = torch.softmax(model(batch).float(), dim=1)  # (B, C)
         elapsed += time.perf_counter() - start
         probs.append(p.numpy())
         targets.append(batch["y"].numpy())
+        masses.append(batch["mass"].numpy())
     p, y = np.concatenate(probs), np.concatenate(targets)
-    return p, y, len(y) / max(elapsed, 1e-9)
+    return p, y, np.concatenate(masses), len(y) / max(elapsed, 1e-9)
 
 
 def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | None = None,
@@ -87,7 +88,7 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
     dm = JetDataModule(data_cfg, cfg.selection, cfg.representation, builder=load_builder(run / "representation.json"),
                        batch_size=cfg.trainer.batch_size)
     dm.setup()
-    probs, targets, jets_per_s = predict(model, dm.test_dataloader())
+    probs, targets, mass, jets_per_s = predict(model, dm.test_dataloader())
     names = cfg.selection.names
     metrics = classification_metrics(probs, targets, names, n_bootstrap=n_bootstrap)
     roc = {}
@@ -98,11 +99,18 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
         qcd = [names.index("g"), names.index("q")]
         metrics["auc_vs_qcd"] = {n: versus_auc(probs, targets, names.index(n), qcd)
                                  for n in names if n in ("w", "z", "t")}
+    if len(names) == 2:  # binary: how much does a cut at εS = 0.5 sculpt the background mass?
+        from jetlab.metrics.decorrelation import sculpting_metrics
+        from jetlab.report.anomaly_plots import plot_mass_sculpting
+
+        metrics["sculpting"] = sculpting_metrics(probs[:, 1], targets, mass, signal=1, background=0, eff=0.5)
+        plot_mass_sculpting(mass[targets == 0], probs[targets == 0, 1], out / "mass_sculpting.png",
+                            title=f"{cfg.model}: background mass after cuts")
     train = json.loads((run / "train.json").read_text()) if (run / "train.json").is_file() else {}
     result = {"run": str(run), "model": cfg.model, "data": str(data_cfg.path), "split": split, "n_jets": len(targets),
               "params": count_parameters(model), "train_time_s": train.get("train_time_s"),
               "inference_jets_per_s": jets_per_s, "metrics": metrics, "roc": roc}
-    np.savez_compressed(out / "predictions.npz", probs=probs, targets=targets, class_names=np.array(names))
+    np.savez_compressed(out / "predictions.npz", probs=probs, targets=targets, mass=mass, class_names=np.array(names))
     (out / "metrics.json").write_text(json.dumps(result, indent=1))
     aucs = metrics.get("auc", {})
     plot_roc({n: (np.array(r["tpr"]), np.array(r["fpr"]), _auc_value(aucs, n)) for n, r in roc.items()},
