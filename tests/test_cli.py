@@ -38,7 +38,8 @@ def shard(tmp_path: Path) -> Path:
 
 def test_help_and_version() -> None:
     assert cli("--help").returncode == 0
-    for cmd in ("generate", "info", "plot", "convert", "merge", "quickstart"):
+    for cmd in ("generate", "info", "plot", "convert", "merge", "quickstart", "models", "train", "evaluate",
+                "compare", "anomaly"):
         assert cli(cmd, "--help").returncode == 0
     assert "jetlab" in cli("--version").stdout
 

@@ -52,9 +52,10 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
         if args.json:
             print(json.dumps(rows, indent=2))
         else:
-            print(f"{'name':<18} {'family':<12} {'input':<10} {'params':>10}  summary")
+            print(f"{'name':<18} {'task':<9} {'family':<12} {'input':<10} {'params':>10}  summary")
             for r in rows:
-                print(f"{r['name']:<18} {r['family']:<12} {r['representation']:<10} {r['params']:>10,}  {r['summary']}")
+                print(f"{r['name']:<18} {r['task']:<9} {r['family']:<12} {r['representation']:<10} {r['params']:>10,}  "
+                      f"{r['summary']}")
     elif args.command == "train":
         from jetlab.tasks.config import load_yaml, resolve_config
         from jetlab.tasks.train import train
