@@ -195,3 +195,12 @@ def test_disco_decorrelation_option(data: Path, tmp_path: Path) -> None:
         train(resolve_config("mlp", str(data), overrides={**over, "data": {"classes": "g,q,t"}}), tmp_path / "x")
     with pytest.raises(UsageError, match="disco-lambda"):
         resolve_config("mlp", str(data), overrides={"loss": {"decorrelate": "mass"}})
+
+
+@pytest.mark.parametrize(("optim", "precision"), [({"scheduler": "cosine"}, "32-true"),
+                                                  ({"scheduler": "onecycle", "optimizer": "adamw"}, "32-true"),
+                                                  ({"scheduler": "plateau"}, "bf16-mixed")])
+def test_schedulers_and_precision(data: Path, tmp_path: Path, optim: dict, precision: str) -> None:
+    over = {"optim": optim, "trainer": {"epochs": 2, "precision": precision, "progress": False}}
+    res = train(resolve_config("pfn", str(data), overrides=over), tmp_path / "r")
+    assert res["epochs"] == 2 and np.isfinite(res["best_val_loss"])
