@@ -74,6 +74,8 @@ def _add_training(sub: Any) -> None:
                        description="Train any registered model on any supported dataset. Config layers: the model's "
                                    "packaged YAML < --config < flags. RUN gets config.yaml, checkpoints, logs.")
     p.add_argument("--model", default=None, help="registry name (see 'jetlab models')")
+    p.add_argument("--task", choices=("classify", "generate"), default="classify",
+                   help="classify (default) or generate (train a jet generator)")
     p.add_argument("--data", required=True, help="dataset (directory or file)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--config", default=None, help="YAML with model/hparams/representation/data/optim/trainer")
@@ -101,6 +103,12 @@ def _add_training(sub: Any) -> None:
     p.add_argument("--data", default=None, help="dataset (default: the one the run was trained on)")
     p.add_argument("--out", default=None, help="output directory (default: RUN)")
     p.add_argument("--split", choices=("test", "all"), default="test")
+    p = sub.add_parser("sample", help="draw jets from a trained generator into a dataset file")
+    p.add_argument("run")
+    p.add_argument("--n", type=_positive, required=True, help="number of jets")
+    p.add_argument("--out", required=True, help="output file (a jetlab shard, .h5)")
+    p.add_argument("--classes", default=None, help="classes to draw (default: all the generator knows)")
+    p.add_argument("--seed", type=int, default=0)
     p = sub.add_parser("compare", help="landscape table (markdown + HTML) and ROC overlay of evaluated runs")
     p.add_argument("runs", nargs="+")
     p.add_argument("--out", required=True)
@@ -189,7 +197,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "convert":
         for path in api.convert(args.path, args.out, to=args.to, n_particles=args.n_particles):
             print(path)
-    elif args.command in ("models", "train", "evaluate", "compare", "anomaly"):
+    elif args.command in ("models", "train", "evaluate", "compare", "anomaly", "sample"):
         from jetlab.cli_train import run_training_command
 
         return run_training_command(args, _train_overrides)

@@ -61,12 +61,18 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
         from jetlab.tasks.train import train
 
         user = load_yaml(args.config) if args.config else None
-        cfg = resolve_config(args.model, args.data, user, overrides(args))
+        cfg = resolve_config(args.model, args.data, user, overrides(args), task=args.task)
         res = train(cfg, args.out, resume=args.resume)
-        print(f"{args.out}: {res['model']} trained {res['epochs']} epochs in {res['train_time_s']:.0f} s, "
-              f"best val_loss {res['best_val_loss']:.4f}")
+        best = res["best_val_loss"]
+        print(f"{args.out}: {res['model']} trained {res['epochs']} epochs in {res['train_time_s']:.0f} s"
+              + (f", best val_loss {best:.4f}" if best is not None else ""))
     elif args.command == "anomaly":
         return _anomaly(args, overrides)
+    elif args.command == "sample":
+        from jetlab.tasks.sample import sample
+
+        res = sample(args.run, args.n, args.out, classes=args.classes, seed=args.seed)
+        print(f"{res['out']}: {res['n']} jets of {','.join(res['classes'])} ({res['jets_per_s']:.0f} jets/s)")
     elif args.command == "evaluate":
         from jetlab.tasks.evaluate import evaluate
 

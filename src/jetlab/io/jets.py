@@ -149,7 +149,7 @@ class Jets:
             raise FormatError(f"{source}: hlf has shape {self.hlf.shape}, expected ({n}, {len(self.hlf_names)})")
         if n and (self.n_particles.min() < 0 or self.n_particles.max() > c.shape[1]):
             raise FormatError(f"{source}: particle counts outside [0, {c.shape[1]}]")
-        if n and (self.n_particles == 0).any():
+        if n and c.shape[1] > 0 and (self.n_particles == 0).any():  # P = 0: an HLF-only dataset
             raise FormatError(f"{source}: {int((self.n_particles == 0).sum())} jets have zero constituents")
         if n and (self.labels.min() < -1 or self.labels.max() >= len(CLASSES)):
             raise FormatError(f"{source}: labels outside the class list {','.join(CLASSES)}")

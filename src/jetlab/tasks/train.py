@@ -71,8 +71,9 @@ def _trainer(cfg: RunConfig, out: Path, resume: bool = False) -> L.Trainer:
     callbacks = [
         ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_loss", mode="min",
                         save_last=True, enable_version_counter=False),
-        EarlyStopping(monitor="val_loss", patience=t.patience, mode="min"),
     ]
+    if cfg.task != "generate":  # a GAN's losses do not measure sample quality: no early stopping there
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=t.patience, mode="min"))
     return L.Trainer(
         default_root_dir=out, max_epochs=t.epochs, max_time=t.max_time, precision=t.precision,
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes,
@@ -93,6 +94,10 @@ def _task_objects(cfg: RunConfig, builder: BatchBuilder | None) -> tuple[JetData
         return dm, anomaly_module(cfg, dm)
     dm = JetDataModule(cfg.data, cfg.selection, cfg.representation, cfg.trainer.batch_size, builder)
     dm.setup()
+    if cfg.task == "generate":
+        from jetlab.tasks.generate import generative_module
+
+        return dm, generative_module(cfg, dm)
     return dm, ClassifierModule(cfg.model, cfg.hparams, asdict(dm.builder.dims()), dm.n_classes, cfg.selection.names,
                                 dm.class_weights().tolist(), asdict(cfg.optim), asdict(cfg.loss))
 
