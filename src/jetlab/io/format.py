@@ -63,9 +63,10 @@ def write_shard(path: str | os.PathLike[str], jets: Jets, info: dict[str, Any]) 
             f.attrs["schema"] = SCHEMA_VERSION
             f.attrs["shard"] = json.dumps(info, sort_keys=True)
             chunk = (max(1, min(n, 256)),)
+            packed = jets.constituents.size > 0  # an HLF-only dataset has P = 0 particle slots
             d = f.create_dataset("constituents", data=jets.constituents.astype(np.float32),
-                                 chunks=chunk + jets.constituents.shape[1:] if n else None,
-                                 track_times=False, **(_COMPRESSION if n else {}))
+                                 chunks=chunk + jets.constituents.shape[1:] if packed else None,
+                                 track_times=False, **(_COMPRESSION if packed else {}))
             d.attrs["names"] = json.dumps(list(jets.particle_names))
             f.create_dataset("n_particles", data=jets.n_particles.astype(np.int32), track_times=False)
             d = f.create_dataset("jet", data=jets.jet.astype(np.float32), track_times=False)

@@ -4,6 +4,8 @@ from jetlab.models import (  # noqa: F401
     autoencoders,
     cnn,
     deepsets,
+    diffusion,
+    generative,
     gnn,
     mlp,
     part,
@@ -11,5 +13,6 @@ from jetlab.models import (  # noqa: F401
     pointnet,
     rnn,
     set_autoencoder,
+    set_gan,
     transformer,
 )

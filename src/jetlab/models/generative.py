@@ -163,7 +163,7 @@ def masked_chamfer(recon: Tensor, target: Tensor, mask: Tensor) -> Tensor:
 
 
 class SetVAE(CloudGenerator):
-    """Class-conditional set VAE for particle clouds (Kingma & Welling, arXiv:1312.6114; Deep Sets encoder, arXiv:1703.06114).
+    """Class-conditional set VAE for particle clouds (VAE: arXiv:1312.6114; Deep Sets encoder: arXiv:1703.06114).
 
     Encoder (permutation-invariant): ``h = mean_{i real} φ(x̃_i)``, ``(μ, log σ²) = W [h, e_c]`` with
     ``x̃`` the standardized particles and ``e_c`` a learned class embedding. Decoder: ``[z, e_c, n/P]`` →

@@ -79,7 +79,8 @@ class EPiCGenerator(nn.Module):
         super().__init__()
         self.local, self.glob = local, glob
         self.embed = nn.Embedding(n_classes, glob)
-        self.in_local, self.in_global, self.in_count = nn.Linear(local, local), nn.Linear(glob, glob), nn.Linear(1, glob)
+        self.in_local, self.in_global = nn.Linear(local, local), nn.Linear(glob, glob)
+        self.in_count = nn.Linear(1, glob)
         self.layers = nn.ModuleList(EPiCLayer(local, glob, hidden) for _ in range(layers))
         self.out = nn.Linear(local, n_features)
 
