@@ -64,3 +64,32 @@ def test_bad_input(data: Path, tmp_path: Path) -> None:
                           text=True, timeout=300)
     assert info.returncode == 2  # nothing half-written was left behind
     assert json.loads((tmp_path / "f" / "train.json").read_text())["task"] == "generate"
+
+
+def test_gen_metrics_cli(tmp_path: Path) -> None:
+    """Two halves of one sample are consistent with the floor; a pT-smeared copy is clearly worse."""
+    jets = make_separable_jets(800, max_particles=24, seed=9)
+    real = write_dataset(tmp_path / "real", jets)
+    smeared = jets[:]
+    r = np.random.default_rng(0)
+    pt = jets.particle_names.index("pt")
+    smeared.constituents = jets.constituents.copy()
+    smeared.constituents[..., pt] *= np.where(jets.mask, r.lognormal(0, 0.5, jets.mask.shape), 1.0)
+    fake = write_dataset(tmp_path / "fake", smeared)
+
+    def run(a: Path, b: Path) -> dict:
+        res = subprocess.run([sys.executable, "-m", "jetlab.cli", "gen-metrics", str(a), str(b), "--json"],
+                             capture_output=True, text=True, timeout=600, env={**__import__("os").environ,
+                                                                               "OMP_NUM_THREADS": "1"})
+        assert res.returncode == 0, res.stderr[-2000:]
+        return json.loads(res.stdout)
+
+    same = run(real, real)
+    worse = run(real, fake)
+    for res in (same, worse):
+        assert {"w1m", "w1p", "w1efp", "fpd", "kpd", "classifier_auc"} <= set(res["fake"])
+        assert res["fake"]["fpd"]["unc"] is not None and res["fake"]["kpd"]["unc"] is not None
+    pt = {k: r["fake"]["w1p"]["per_feature"]["pt_rel"]["value"] for k, r in (("same", same), ("worse", worse))}
+    floor = worse["truth"]["w1p"]["per_feature"]["pt_rel"]["value"]
+    assert pt["worse"] > 2 * floor and pt["worse"] > 2 * pt["same"], (pt, floor)
+    assert worse["fake"]["w1p"]["value"] > worse["truth"]["w1p"]["value"]

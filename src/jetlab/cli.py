@@ -109,6 +109,12 @@ def _add_training(sub: Any) -> None:
     p.add_argument("--out", required=True, help="output file (a jetlab shard, .h5)")
     p.add_argument("--classes", default=None, help="classes to draw (default: all the generator knows)")
     p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("gen-metrics", help="W1M, W1P, W1EFP, FPD, KPD, classifier AUC of FAKE vs REAL and the floor")
+    p.add_argument("real")
+    p.add_argument("fake")
+    p.add_argument("--classes", default=None, help="compare only these classes, e.g. t")
+    p.add_argument("--n-particles", type=_positive, default=30)
+    p.add_argument("--json", action="store_true")
     p = sub.add_parser("compare", help="landscape table (markdown + HTML) and ROC overlay of evaluated runs")
     p.add_argument("runs", nargs="+")
     p.add_argument("--out", required=True)
@@ -197,7 +203,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "convert":
         for path in api.convert(args.path, args.out, to=args.to, n_particles=args.n_particles):
             print(path)
-    elif args.command in ("models", "train", "evaluate", "compare", "anomaly", "sample"):
+    elif args.command in ("models", "train", "evaluate", "compare", "anomaly", "sample", "gen-metrics"):
         from jetlab.cli_train import run_training_command
 
         return run_training_command(args, _train_overrides)
