@@ -77,14 +77,15 @@ def test_gen_metrics_cli(tmp_path: Path) -> None:
     smeared.constituents[..., pt] *= np.where(jets.mask, r.lognormal(0, 0.5, jets.mask.shape), 1.0)
     fake = write_dataset(tmp_path / "fake", smeared)
 
-    def run(a: Path, b: Path) -> dict:
-        res = subprocess.run([sys.executable, "-m", "jetlab.cli", "gen-metrics", str(a), str(b), "--json"],
+    def run(a: Path, b: Path, *extra: str) -> dict:
+        res = subprocess.run([sys.executable, "-m", "jetlab.cli", "gen-metrics", str(a), str(b), "--json", *extra],
                              capture_output=True, text=True, timeout=600, env={**__import__("os").environ,
                                                                                "OMP_NUM_THREADS": "1"})
         assert res.returncode == 0, res.stderr[-2000:]
         return json.loads(res.stdout)
 
-    same = run(real, real)
+    same = run(real, real, "--plots", str(tmp_path / "plots"))
+    assert (tmp_path / "plots" / "gen_jets.png").is_file()
     worse = run(real, fake)
     for res in (same, worse):
         assert {"w1m", "w1p", "w1efp", "fpd", "kpd", "classifier_auc"} <= set(res["fake"])

@@ -114,6 +114,7 @@ def _add_training(sub: Any) -> None:
     p.add_argument("fake")
     p.add_argument("--classes", default=None, help="compare only these classes, e.g. t")
     p.add_argument("--n-particles", type=_positive, default=30)
+    p.add_argument("--plots", default=None, metavar="DIR", help="also write real-vs-generated plots into DIR")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("compare", help="landscape table (markdown + HTML) and ROC overlay of evaluated runs")
     p.add_argument("runs", nargs="+")

@@ -71,7 +71,7 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
     elif args.command == "gen-metrics":
         from jetlab.tasks.gen_metrics import format_gen_metrics, gen_metrics
 
-        res = gen_metrics(args.real, args.fake, classes=args.classes, n_particles=args.n_particles)
+        res = gen_metrics(args.real, args.fake, classes=args.classes, n_particles=args.n_particles, plots=args.plots)
         print(json.dumps(res, indent=1) if args.json else format_gen_metrics(res))
     elif args.command == "sample":
         from jetlab.tasks.sample import sample

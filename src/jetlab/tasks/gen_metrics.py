@@ -29,7 +29,7 @@ def clouds(jets: Jets, n_particles: int = 30) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gen_metrics(real: str | Path, fake: str | Path, classes: str | None = None, n_particles: int = 30,
-                **config: Any) -> dict[str, Any]:
+                plots: str | Path | None = None, **config: Any) -> dict[str, Any]:
     """Metrics of ``fake`` against ``real`` and of real against real (the floor), optionally per class."""
     from jetlab.classes import parse_classes
     from jetlab.metrics.generative import GenMetricsConfig, compare_with_floor
@@ -44,6 +44,10 @@ def gen_metrics(real: str | Path, fake: str | Path, classes: str | None = None, 
     (rx, rm), (fx, fm) = clouds(r, n_particles), clouds(f, n_particles)
     res = compare_with_floor(rx, fx, rm, fm, GenMetricsConfig(**config))
     res["ratio"] = {m: _ratio(res["fake"].get(m), res["truth"].get(m)) for m in METRICS}
+    if plots is not None:
+        from jetlab.report.gen_plots import plot_real_vs_generated
+
+        res["plots"] = [str(p) for p in plot_real_vs_generated(r, f, Path(plots), n_particles=n_particles)]
     return {"real": str(real), "fake": str(fake), "classes": classes or "all", **res}
 
 
