@@ -220,9 +220,11 @@ def kpd(real_feats: np.ndarray, fake_feats: np.ndarray, n_batches: int = 10, bat
         seed: int = 42) -> tuple[float, float]:
     """Kernel physics distance (arXiv:2211.10295): median of per-batch unbiased MMD², half 1σ-quantile range.
 
-    Batches of ``batch_size`` jets (capped by both sample sizes) are drawn without replacement from each.
+    Batches of ``batch_size`` jets are drawn without replacement from each, capped at half of the smaller
+    sample so that the batches differ and the spread measures something (at the full sample size every
+    batch would be the same and the spread 0).
     """
-    size = min(batch_size, len(real_feats), len(fake_feats))
+    size = max(2, min(batch_size, len(real_feats) // 2, len(fake_feats) // 2))
     rng = np.random.default_rng(seed)
     vals = np.array([mmd2_unbiased(real_feats[_draw(rng, len(real_feats), size)],
                                    fake_feats[_draw(rng, len(fake_feats), size)]) for _ in range(n_batches)])
