@@ -87,3 +87,11 @@ def write_dataset(path, jets: Jets, shard_size: int = 100):  # noqa: ANN001, ANN
         shards.append({"file": name, "n_jets": len(part), "sha256": sha256(path / name)})
     write_manifest(path, {"format": "jetlab", "schema": SCHEMA_VERSION, "n_jets": len(jets), "shards": shards})
     return path
+
+
+def permute_particles(jets: Jets, seed: int) -> Jets:
+    """The same jets with their real particles in a random order (padding stays at the end)."""
+    keys = np.where(jets.mask, np.random.default_rng(seed).random(jets.mask.shape), np.inf)
+    out = jets[:]
+    out.constituents = np.take_along_axis(jets.constituents, np.argsort(keys, axis=1)[..., None], axis=1)
+    return out

@@ -13,7 +13,7 @@ from jetlab.errors import UsageError
 from jetlab.io.jets import Jets
 from jetlab.models import InputDims, count_parameters, create, get_spec, list_models
 from jetlab.models.set_autoencoder import chamfer_distance, sinkhorn_distance
-from tests.conftest import make_jets
+from tests.conftest import make_jets, permute_particles
 
 ANOMALY = [s.name for s in list_models(task="anomaly")]
 P = 32  # >= the largest multiplicity of make_jets(max_particles=30): no truncation
@@ -31,11 +31,6 @@ def build(name: str, jets: Jets, **hp: object) -> tuple[torch.nn.Module, dict]:
     return create(name, dims=builder.dims(), **hp), batch
 
 
-def permute_particles(jets: Jets, seed: int) -> Jets:
-    keys = np.where(jets.mask, np.random.default_rng(seed).random(jets.mask.shape), np.inf)
-    out = jets[:]
-    out.constituents = np.take_along_axis(jets.constituents, np.argsort(keys, axis=1)[..., None], axis=1)
-    return out
 
 
 @pytest.mark.parametrize("name", ANOMALY)

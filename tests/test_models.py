@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -10,7 +9,7 @@ from jetlab.data.batches import BatchBuilder, RepresentationConfig
 from jetlab.errors import UsageError
 from jetlab.io.jets import Jets
 from jetlab.models import count_parameters, create, get_spec, list_models
-from tests.conftest import make_jets
+from tests.conftest import make_jets, permute_particles
 
 MODELS = [s.name for s in list_models(task="classify")]
 SET_MODELS = [s.name for s in list_models(task="classify") if s.representation in ("particles", "graph")]
@@ -31,13 +30,6 @@ def build(name: str, jets: Jets, n_classes: int = 5) -> tuple[torch.nn.Module, d
     return create(name, n_classes=n_classes, dims=builder.dims()), batch
 
 
-def permute_particles(jets: Jets, seed: int) -> Jets:
-    r = np.random.default_rng(seed)
-    keys = np.where(jets.mask, r.random(jets.mask.shape), np.inf)
-    order = np.argsort(keys, axis=1)
-    out = jets[:]
-    out.constituents = np.take_along_axis(jets.constituents, order[..., None], axis=1)
-    return out
 
 
 @pytest.mark.parametrize("name", MODELS)
