@@ -103,6 +103,12 @@ def _add_training(sub: Any) -> None:
     p.add_argument("--data", default=None, help="dataset (default: the one the run was trained on)")
     p.add_argument("--out", default=None, help="output directory (default: RUN)")
     p.add_argument("--split", choices=("test", "all"), default="test")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                   help="run the model in eager PyTorch or in ONNX Runtime (needs 'jetlab export' first)")
+    p = sub.add_parser("export", help="export a trained classifier to ONNX, verified against onnxruntime")
+    p.add_argument("run")
+    p.add_argument("--onnx", required=True, metavar="FILE", help="output .onnx file")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
     p = sub.add_parser("sample", help="draw jets from a trained generator into a dataset file")
     p.add_argument("run")
     p.add_argument("--n", type=_positive, required=True, help="number of jets")
@@ -204,7 +210,8 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "convert":
         for path in api.convert(args.path, args.out, to=args.to, n_particles=args.n_particles):
             print(path)
-    elif args.command in ("models", "train", "evaluate", "compare", "anomaly", "sample", "gen-metrics"):
+    elif args.command in ("models", "train", "evaluate", "export", "compare", "anomaly", "sample",
+                          "gen-metrics"):
         from jetlab.cli_train import run_training_command
 
         return run_training_command(args, _train_overrides)

@@ -81,9 +81,15 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
     elif args.command == "evaluate":
         from jetlab.tasks.evaluate import evaluate
 
-        res = evaluate(args.run, args.data, args.out, split=args.split)
-        print(json.dumps({"model": res["model"], "n_jets": res["n_jets"], "auc": res["metrics"].get("auc")},
-                         indent=1))
+        res = evaluate(args.run, args.data, args.out, split=args.split, backend=args.backend)
+        print(json.dumps({"model": res["model"], "backend": res["backend"], "n_jets": res["n_jets"],
+                          "auc": res["metrics"].get("auc")}, indent=1))
+    elif args.command == "export":
+        from jetlab.deploy.onnx import export_run
+
+        res = export_run(args.run, args.onnx, opset=args.opset)
+        print(f"{res['onnx']}: {res['model']} exported; onnxruntime vs torch max |diff| = {res['max_abs_diff']:.2e} "
+              f"on {res['n_checked']} jets")
     elif args.command == "compare":
         from jetlab.report.compare import landscape
         from jetlab.tasks.compare import collect_runs

@@ -8,7 +8,9 @@ representation  keys
 ``hlf``         ``x`` (B, H) standardized high-level features
 ``image``       ``x`` (B, 1, n, n) pT-fraction jet image (centred, rotated, flipped)
 ``particles``   ``x`` (B, P, F) particle features, ``mask`` (B, P), ``points`` (B, P, 2)
-                (Δη, Δφ), ``p4`` (B, P, 4) (E, px, py, pz) in GeV, ``z`` (B, P) pT fraction
+                (Δη, Δφ), ``p4`` (B, P, 4) (E, px, py, pz) in GeV, ``z`` (B, P) pT fraction,
+                ``scalars`` (B, P, S) Lorentz-invariant particle scalars (charge, particle-ID
+                one-hot; S = 0 when the dataset has no charge/pdgid)
 ``graph``       ``graph``: a ``torch_geometric.data.Batch`` (kNN edges in Δη-Δφ, node
                 features ``x``, ``batch`` vector), plus the ``particles`` keys
 =============== =====================================================================
@@ -30,7 +32,15 @@ from torch import Tensor
 from jetlab.errors import UsageError
 from jetlab.io.jets import Jets
 from jetlab.models.registry import InputDims
-from jetlab.represent import HLFScaler, default_features, four_momenta, jet_images, point_cloud, to_pyg
+from jetlab.represent import (
+    HLFScaler,
+    default_features,
+    four_momenta,
+    jet_images,
+    lorentz_scalars,
+    point_cloud,
+    to_pyg,
+)
 from jetlab.schema import HLF16
 
 __all__ = ["RepresentationConfig", "BatchBuilder", "REPRESENTATION_NAMES"]
@@ -78,17 +88,20 @@ class BatchBuilder:
     config: RepresentationConfig
     scaler: HLFScaler | None = None
     features: tuple[str, ...] = field(default=())
+    n_scalars: int = 0  # Lorentz scalars per particle (see `lorentz_scalars`)
 
     def fit(self, jets: Jets) -> BatchBuilder:
         if self.config.name == "hlf" and self.scaler is None:
             self.scaler = HLFScaler.fit(jets, names=self.config.hlf_names)
         if self.config.name in ("particles", "graph"):
             self.features = self.config.features or default_features(jets.particle_names)
+            self.n_scalars = lorentz_scalars(jets[:0]).shape[-1]
         return self
 
     def dims(self) -> InputDims:
         return InputDims(hlf=len(self.config.hlf_names), particle_features=len(self.features) or 13,
-                         image_bins=self.config.image_bins, max_particles=self.config.max_particles)
+                         image_bins=self.config.image_bins, max_particles=self.config.max_particles,
+                         scalars=self.n_scalars)
 
     def __call__(self, jets: Jets, targets: np.ndarray | None = None) -> dict[str, Any]:
         cfg = self.config
@@ -117,4 +130,5 @@ class BatchBuilder:
         pt = np.hypot(p4[..., 1], p4[..., 2])
         z = pt / np.maximum(pt.sum(axis=1, keepdims=True), 1e-12)  # (B, P)
         return {"x": torch.from_numpy(x), "mask": torch.from_numpy(mask), "points": torch.from_numpy(points),
-                "p4": torch.from_numpy(p4), "z": torch.from_numpy(z.astype(np.float32))}
+                "p4": torch.from_numpy(p4), "z": torch.from_numpy(z.astype(np.float32)),
+                "scalars": torch.from_numpy(lorentz_scalars(jets, max_particles=p))}

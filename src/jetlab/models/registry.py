@@ -33,6 +33,7 @@ class InputDims:
     particle_features: int = 13
     image_bins: int = 40
     max_particles: int = 64
+    scalars: int = 6  # Lorentz-invariant per-particle scalars (charge, particle-ID one-hot)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jetlab.represent.cloud import four_momenta, point_cloud
+from jetlab.represent.cloud import four_momenta, lorentz_scalars, point_cloud
 from jetlab.represent.graph import fully_connected_edges, jet_graphs, knn_indices, to_pyg
 from jetlab.represent.hlf import HLFScaler, hlf_matrix
 from jetlab.represent.image import jet_images
@@ -34,6 +34,7 @@ __all__ = [
     "FEATURES",
     "COURSE7",
     "point_cloud",
+    "lorentz_scalars",
     "four_momenta",
     "knn_indices",
     "to_pyg",

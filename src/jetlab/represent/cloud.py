@@ -15,7 +15,7 @@ import numpy as np
 from jetlab.io.jets import Jets
 from jetlab.represent.sequence import ParticleView, stack_features
 
-__all__ = ["point_cloud", "four_momenta"]
+__all__ = ["point_cloud", "four_momenta", "lorentz_scalars"]
 
 
 def point_cloud(
@@ -56,3 +56,31 @@ def four_momenta(jets: Jets, max_particles: int | None = None) -> np.ndarray:
     view = ParticleView(jets, max_particles)
     p4 = np.stack([view.column(c) for c in ("E", "px", "py", "pz")], axis=-1)  # (N, P, 4)
     return p4.astype(np.float32)
+
+
+# Particle-ID classes by |PDG id|: electron, muon, photon, charged hadron, neutral hadron.
+_PID_CLASSES = ((11,), (13,), (22,))
+
+
+def lorentz_scalars(jets: Jets, max_particles: int | None = None) -> np.ndarray:
+    """(N, P, S) float32 per-particle Lorentz scalars: charge and a particle-ID one-hot, 0 at padding.
+
+    Lorentz-equivariant models (LorentzNet, PELICAN) may only see inputs that a boost leaves
+    unchanged; kinematics enter them through :func:`four_momenta`. With ``charge`` and ``pdgid``
+    in the data S = 6 (charge, e, μ, γ, charged hadron, neutral hadron); without them S = 0.
+
+    Example:
+        >>> lorentz_scalars(Jets.empty(max_particles=3)).shape
+        (0, 3, 6)
+    """
+    view = ParticleView(jets, max_particles)
+    n, p = view.mask.shape
+    if not {"charge", "pdgid"} <= set(jets.particle_names):
+        return np.zeros((n, p, 0), np.float32)
+    charge, pid = view.column("charge"), np.abs(view.column("pdgid")).astype(np.int64)
+    onehot = [np.isin(pid, c) for c in _PID_CLASSES]
+    lepton_photon = np.logical_or.reduce(onehot)
+    onehot += [view.mask & ~lepton_photon & (charge != 0), view.mask & ~lepton_photon & (charge == 0)]
+    out = np.stack([charge, *onehot], axis=-1).astype(np.float32)
+    out[~view.mask] = 0.0
+    return out

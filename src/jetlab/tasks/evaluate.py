@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import yaml
 
 from jetlab.data.module import DataConfig, JetDataModule
 from jetlab.errors import InputError, UsageError
-from jetlab.models import InputDims, count_parameters, create
+from jetlab.models import InputDims, create
 from jetlab.tasks.config import RunConfig, resolve_config
 from jetlab.tasks.train import load_builder
 
@@ -55,15 +56,15 @@ def load_model(run: str | Path, which: str = "best") -> tuple[torch.nn.Module, d
     return model.eval(), hp
 
 
-@torch.no_grad()
-def predict(model: torch.nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Softmax probabilities (N, C), targets (N,), jet masses (N,), and jets/s of the forward passes."""
+def predict(predictor: Callable[[dict[str, Any]], np.ndarray], loader: Any
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Probabilities (N, C), targets (N,), jet masses (N,), and jets/s of the predictor calls."""
     probs, targets, masses, elapsed = [], [], [], 0.0
     for batch in loader:
         start = time.perf_counter()
-        p = torch.softmax(model(batch).float(), dim=1)  # (B, C)
+        p = predictor(batch)  # (B, C)
         elapsed += time.perf_counter() - start
-        probs.append(p.numpy())
+        probs.append(np.asarray(p, dtype=np.float32))
         targets.append(batch["y"].numpy())
         masses.append(batch["mass"].numpy())
     p, y = np.concatenate(probs), np.concatenate(targets)
@@ -71,15 +72,20 @@ def predict(model: torch.nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray
 
 
 def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | None = None,
-             split: str = "test", n_bootstrap: int = 100) -> dict[str, Any]:
-    """Evaluate ``run`` on ``split`` of ``data`` (default: the data it was trained on)."""
+             split: str = "test", n_bootstrap: int = 100, backend: str = "torch") -> dict[str, Any]:
+    """Evaluate ``run`` on ``split`` of ``data`` (default: the data it was trained on).
+
+    ``backend``: ``torch`` (eager PyTorch) or ``onnx`` (ONNX Runtime on the run's exported model).
+    """
     from jetlab.metrics.classification import classification_metrics, roc_points, versus_auc
     from jetlab.report.roc import plot_confusion, plot_history, plot_roc
+    from jetlab.tasks.predictors import load_predictor
 
     run, cfg = Path(run), load_run(run)
     out = Path(out) if out else run
     out.mkdir(parents=True, exist_ok=True)
-    model, hp = load_model(run)
+    predictor = load_predictor(run, backend)
+    hp = predictor.hparams
     if hp.get("class_names") != cfg.selection.names:
         raise UsageError(f"{run}: checkpoint classes {hp.get('class_names')} differ from the run's config")
     data_cfg = DataConfig(**{**cfg.data.__dict__, "path": str(data or cfg.data.path), "max_jets": None})
@@ -88,7 +94,7 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
     dm = JetDataModule(data_cfg, cfg.selection, cfg.representation, builder=load_builder(run / "representation.json"),
                        batch_size=cfg.trainer.batch_size)
     dm.setup()
-    probs, targets, mass, jets_per_s = predict(model, dm.test_dataloader())
+    probs, targets, mass, jets_per_s = predict(predictor, dm.test_dataloader())
     names = cfg.selection.names
     metrics = classification_metrics(probs, targets, names, n_bootstrap=n_bootstrap)
     roc = {}
@@ -108,7 +114,7 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
                             title=f"{cfg.model}: background mass after cuts")
     train = json.loads((run / "train.json").read_text()) if (run / "train.json").is_file() else {}
     result = {"run": str(run), "model": cfg.model, "data": str(data_cfg.path), "split": split, "n_jets": len(targets),
-              "params": count_parameters(model), "train_time_s": train.get("train_time_s"),
+              "params": predictor.n_params, "backend": predictor.backend, "train_time_s": train.get("train_time_s"),
               "inference_jets_per_s": jets_per_s, "metrics": metrics, "roc": roc}
     np.savez_compressed(out / "predictions.npz", probs=probs, targets=targets, mass=mass, class_names=np.array(names))
     (out / "metrics.json").write_text(json.dumps(result, indent=1))

@@ -31,7 +31,7 @@ __all__ = ["train", "save_builder", "load_builder"]
 
 
 def save_builder(builder: BatchBuilder, path: Path) -> None:
-    state = {"config": builder.config.to_dict(), "features": list(builder.features),
+    state = {"config": builder.config.to_dict(), "features": list(builder.features), "n_scalars": builder.n_scalars,
              "scaler": builder.scaler.to_dict() if builder.scaler is not None else None}
     path.write_text(json.dumps(state, indent=2))
 
@@ -41,7 +41,8 @@ def load_builder(path: Path) -> BatchBuilder:
 
     state = json.loads(path.read_text())
     scaler = HLFScaler.from_dict(state["scaler"]) if state.get("scaler") else None
-    return BatchBuilder(RepresentationConfig(**state["config"]), scaler, tuple(state.get("features", ())))
+    return BatchBuilder(RepresentationConfig(**state["config"]), scaler, tuple(state.get("features", ())),
+                        int(state.get("n_scalars", 0)))
 
 
 def _check_resume(cfg: RunConfig, out: Path) -> Path:
