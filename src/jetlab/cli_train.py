@@ -85,7 +85,7 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
         print(json.dumps({"model": res["model"], "backend": res["backend"], "n_jets": res["n_jets"],
                           "auc": res["metrics"].get("auc")}, indent=1))
     elif args.command == "export":
-        from jetlab.deploy.onnx import export_run
+        from jetlab.export import export_run
 
         res = export_run(args.run, args.onnx, opset=args.opset)
         print(f"{res['onnx']}: {res['model']} exported; onnxruntime vs torch max |diff| = {res['max_abs_diff']:.2e} "

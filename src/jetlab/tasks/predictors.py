@@ -54,7 +54,7 @@ def _torch(run: Path) -> Predictor:
 
 
 def _onnx(run: Path) -> Predictor:
-    from jetlab.deploy.onnx import OnnxPredictor
+    from jetlab.export import OnnxPredictor
 
     return OnnxPredictor.from_run(run)
 
