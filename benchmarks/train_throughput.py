@@ -5,7 +5,7 @@ one process (median of repeats), printed as ratios jetlab / weaver (target >= 1.
 weaver-core is a benchmark-only extra; its model files need only torch:
 
     pip install --no-deps weaver-core
-    python benchmarks/train_throughput.py [--batch 128] [--particles 64] [--repeats 7]
+    python benchmarks/train_throughput.py [--batch 128] [--particles 64] [--repeats 7] [--device cuda]
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def make_batch(b: int, p: int, f: int, seed: int = 0) -> dict[str, torch.Tensor]
     m = mask.float()
     return {"x": torch.randn(b, p, f, generator=g) * m[..., None], "mask": mask,
             "points": torch.stack([eta, phi], -1) * m[..., None], "p4": torch.stack([e, px, py, pz], -1) * m[..., None],
-            "z": pt * m / (pt * m).sum(1, keepdim=True), "y": torch.randint(0, 5, (b,), generator=g)}
+            "z": pt * m / (pt * m).sum(1, keepdim=True), "y": torch.randint(0, 5, (b,), generator=g),
+            "scalars": torch.zeros(b, p, 6)}
 
 
 def weaver_models(f: int) -> dict[str, tuple[torch.nn.Module, Callable]]:
@@ -57,8 +58,15 @@ def weaver_models(f: int) -> dict[str, tuple[torch.nn.Module, Callable]]:
     return {"particlenet": (pn, pn_call), "part": (pt, pt_call)}
 
 
-def timed(model: torch.nn.Module, call: Callable, batch: dict, train: bool, opt: torch.optim.Optimizer) -> float:
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def timed(model: torch.nn.Module, call: Callable, batch: dict, train: bool, opt: torch.optim.Optimizer,
+          device: str = "cpu") -> float:
     model.train(train)
+    _sync(device)
     start = time.perf_counter()
     if train:
         opt.zero_grad()
@@ -67,6 +75,7 @@ def timed(model: torch.nn.Module, call: Callable, batch: dict, train: bool, opt:
     else:
         with torch.no_grad():
             call(model, batch)
+    _sync(device)
     return time.perf_counter() - start
 
 
@@ -77,16 +86,22 @@ def main() -> None:
     ap.add_argument("--features", type=int, default=13)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device available")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    batch = make_batch(args.batch, args.particles, args.features)
+    batch = {k: v.to(args.device) for k, v in make_batch(args.batch, args.particles, args.features).items()}
     dims = InputDims(particle_features=args.features, max_particles=args.particles)
     ours = {"particlenet": (create("particlenet", dims=dims), lambda m, b: m(b)),
             "part": (create("part", dims=dims), lambda m, b: m(b))}
     theirs = weaver_models(args.features)
+    for m, _ in (*ours.values(), *theirs.values()):
+        m.to(args.device)
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} threads"
     print(f"batch {args.batch}, {args.particles} particle slots (20..{args.particles} real), {args.features} features, "
-          f"{args.threads} threads, median of {args.repeats}")
+          f"{where}, median of {args.repeats}")
     print(f"{'model':>12} {'params jetlab/weaver':>22} {'mode':>6} {'jetlab jets/s':>14} {'weaver jets/s':>14} "
           f"{'ratio':>6}")
     for name in ("particlenet", "part"):
@@ -96,10 +111,10 @@ def main() -> None:
         for train in (True, False):
             times: dict[str, list[float]] = {"jetlab": [], "weaver": []}
             for k, (m, call) in sides.items():  # warm-up
-                timed(m, call, batch, train, opts[k])
+                timed(m, call, batch, train, opts[k], args.device)
             for _ in range(args.repeats):
                 for k, (m, call) in sides.items():
-                    times[k].append(timed(m, call, batch, train, opts[k]))
+                    times[k].append(timed(m, call, batch, train, opts[k], args.device))
             rate = {k: args.batch / statistics.median(v) for k, v in times.items()}
             print(f"{name:>12} {params:>22} {'train' if train else 'infer':>6} {rate['jetlab']:14.1f} "
                   f"{rate['weaver']:14.1f} {rate['jetlab'] / rate['weaver']:6.2f}")

@@ -95,9 +95,9 @@ def test_landscape_writes_self_contained_html_and_sorted_markdown(tmp_path: Path
     md = out["markdown"].read_text()
     rows = [line for line in md.splitlines() if re.match(r"\| \d+ \|", line)]
     assert [r.split(" | ")[1] for r in rows] == ["pnet-b", "cnn-c", "mlp-a"]         # by mean AUC
-    aucs = [float(r.split(" | ")[6].strip("*").split(" ± ")[0]) for r in rows]
+    aucs = [float(r.split(" | ")[7].strip("*").split(" ± ")[0]) for r in rows]
     assert aucs == sorted(aucs, reverse=True)
-    assert rows[0].split(" | ")[6].startswith("**")                                 # best AUC bold
+    assert rows[0].split(" | ")[7].startswith("**")                                 # best AUC bold
     assert rows[2].split(" | ")[-2].startswith("**")                                # fastest training: mlp
     assert "## Definitions" in md and "1/εB t @ εS=0.3" in md
 
@@ -120,7 +120,20 @@ def test_landscape_mixes_binary_missing_and_infinite(tmp_path: Path) -> None:
     perfect_row = next(line for line in md.splitlines() if "| perfect |" in line)
     assert "**> 50**" in perfect_row and "—" in perfect_row                      # inf = best; dashes
     table = landscape_table(sort_runs(runs))
-    assert [c.header for c in table.columns][8:13] == ["AUC g", "AUC q", "AUC w", "AUC z", "AUC t"]
+    assert [c.header for c in table.columns][9:14] == ["AUC g", "AUC q", "AUC w", "AUC z", "AUC t"]
     assert "data:image/png;base64," in out["html"].read_text()
     with pytest.raises(ValueError):
         landscape([], tmp_path / "empty")
+
+
+def test_landscape_names_each_models_inductive_bias(tmp_path: Path, runs: list[dict]) -> None:
+    from jetlab.report.bias import inductive_bias
+
+    families = {"mlp": "mlp", "pnet": "gnn", "cnn": "cnn"}
+    runs = [dict(r, family=families[r["model"]]) for r in runs]
+    runs = [dict(r, bias=(b := inductive_bias(r["model"], r["family"]))[0], bias_note=b[1]) for r in runs]
+    md = landscape(runs, tmp_path / "cmp")["markdown"].read_text()
+    section = md.split("## Inductive bias")[1].split("## Definitions")[0]
+    assert "**permutation, graph locality**" in section and "**translation, locality**" in section
+    assert section.index("translation") < section.index("graph locality")  # from weak to strong physics bias
+    assert "| permutation, graph locality |" in md

@@ -11,9 +11,10 @@ from jetlab.io.jets import Jets
 from jetlab.models import count_parameters, create, get_spec, list_models
 from tests.conftest import make_jets, permute_particles
 
-MODELS = [s.name for s in list_models(task="classify")]
-SET_MODELS = [s.name for s in list_models(task="classify") if s.representation in ("particles", "graph")]
-SYMMETRIC = [s.name for s in list_models(task="classify") if s.symmetric]
+TORCH = list_models(task="classify", engine="torch")  # fitted baselines: tests/test_estimators.py
+MODELS = [s.name for s in TORCH]
+SET_MODELS = [s.name for s in TORCH if s.representation in ("particles", "graph")]
+SYMMETRIC = [s.name for s in TORCH if s.symmetric]
 P = 32  # >= the largest multiplicity of make_jets(max_particles=30): no truncation
 
 

@@ -313,6 +313,6 @@ def test_hlf_errors(tmp_path):
 
 
 def test_registry():
-    assert set(REPRESENTATIONS) == {"hlf", "image", "sequence", "cloud", "graph"}
+    assert set(REPRESENTATIONS) == {"hlf", "image", "sequence", "cloud", "graph", "efp"}
     j = make_jets(4, 6)
     assert REPRESENTATIONS["image"](j, bins=8).shape == (4, 1, 8, 8)

@@ -204,3 +204,16 @@ def test_schedulers_and_precision(data: Path, tmp_path: Path, optim: dict, preci
     over = {"optim": optim, "trainer": {"epochs": 2, "precision": precision, "progress": False}}
     res = train(resolve_config("pfn", str(data), overrides=over), tmp_path / "r")
     assert res["epochs"] == 2 and np.isfinite(res["best_val_loss"])
+
+
+def test_max_jets_keeps_every_class(data: Path) -> None:
+    """--max-jets takes a random subset of each split, not its first (class-ordered) rows."""
+    from jetlab.classes import parse_selection
+    from jetlab.data.batches import RepresentationConfig
+    from jetlab.data.module import DataConfig, JetDataModule
+
+    dm = JetDataModule(DataConfig(path=str(data), max_jets=40), parse_selection("g,q,w,z,t"),
+                       RepresentationConfig("hlf"))
+    dm.setup()
+    counts = np.bincount(dm.splits["train"][1], minlength=5)
+    assert len(dm.splits["train"][1]) == 40 and (counts >= 3).all(), counts

@@ -233,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         print(f"jetlab: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("jetlab: error: out of memory (use fewer jets or a smaller --batch-size)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("jetlab: interrupted", file=sys.stderr)
         return 130

@@ -16,7 +16,8 @@ def models_table() -> list[dict[str, Any]]:
     rows = []
     for spec in list_models():
         rows.append({"name": spec.name, "family": spec.family, "representation": spec.representation,
-                     "task": spec.task, "params": count_parameters(create(spec.name)), "paper": spec.paper,
+                     "task": spec.task, "paper": spec.paper,
+                     "params": count_parameters(create(spec.name)) if spec.engine == "torch" else None,
                      "summary": spec.summary})
     return rows
 
@@ -54,7 +55,8 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
         else:
             print(f"{'name':<18} {'task':<9} {'family':<12} {'input':<10} {'params':>10}  summary")
             for r in rows:
-                print(f"{r['name']:<18} {r['task']:<9} {r['family']:<12} {r['representation']:<10} {r['params']:>10,}  "
+                params = f"{r['params']:>10,}" if r["params"] is not None else f"{'(fitted)':>10}"
+                print(f"{r['name']:<18} {r['task']:<9} {r['family']:<12} {r['representation']:<10} {params}  "
                       f"{r['summary']}")
     elif args.command == "train":
         from jetlab.tasks.config import load_yaml, resolve_config

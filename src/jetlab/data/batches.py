@@ -13,6 +13,8 @@ representation  keys
                 one-hot; S = 0 when the dataset has no charge/pdgid)
 ``graph``       ``graph``: a ``torch_geometric.data.Batch`` (kNN edges in Δη-Δφ, node
                 features ``x``, ``batch`` vector), plus the ``particles`` keys
+``efp``         ``x`` (B, G) energy flow polynomials of degree ≤ ``efp_degree`` (β = ``efp_beta``),
+                unscaled (for linear discriminants and trees, which standardize themselves)
 =============== =====================================================================
 
 Every batch also carries ``mass`` (B,) (the mMDT mass when the dataset has it, else the jet mass,
@@ -22,7 +24,7 @@ in GeV; for mass decorrelation and sculpting plots), ``label`` (B,) the dataset 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -35,17 +37,20 @@ from jetlab.models.registry import InputDims
 from jetlab.represent import (
     HLFScaler,
     default_features,
+    efp_features,
     four_momenta,
     jet_images,
     lorentz_scalars,
+    n_efp_features,
     point_cloud,
     to_pyg,
 )
+from jetlab.represent.sequence import ParticleView
 from jetlab.schema import HLF16
 
 __all__ = ["RepresentationConfig", "BatchBuilder", "REPRESENTATION_NAMES"]
 
-REPRESENTATION_NAMES = ("hlf", "image", "particles", "graph")
+REPRESENTATION_NAMES = ("hlf", "image", "particles", "graph", "efp")
 
 
 def _mass(jets: Jets) -> np.ndarray:
@@ -67,12 +72,16 @@ class RepresentationConfig:
     features: tuple[str, ...] | None = None  # particle features; None = default for the dataset
     max_particles: int = 64
     k: int = 16
+    efp_degree: int = 5
+    efp_beta: float = 1.0
 
     def __post_init__(self) -> None:
         if self.name not in REPRESENTATION_NAMES:
             raise UsageError(f"representation {self.name!r} unknown (known: {', '.join(REPRESENTATION_NAMES)})")
         if self.max_particles < 1 or self.image_bins < 4 or self.k < 1:
             raise UsageError("representation: max_particles >= 1, image_bins >= 4 and k >= 1 required")
+        if not 1 <= self.efp_degree <= 7 or self.efp_beta <= 0:
+            raise UsageError("representation: efp_degree in 1..7 and efp_beta > 0 required")
         object.__setattr__(self, "hlf_names", tuple(self.hlf_names))
         if self.features is not None:
             object.__setattr__(self, "features", tuple(self.features))
@@ -99,7 +108,8 @@ class BatchBuilder:
         return self
 
     def dims(self) -> InputDims:
-        return InputDims(hlf=len(self.config.hlf_names), particle_features=len(self.features) or 13,
+        hlf = n_efp_features(self.config.efp_degree) if self.config.name == "efp" else len(self.config.hlf_names)
+        return InputDims(hlf=hlf, particle_features=len(self.features) or 13,
                          image_bins=self.config.image_bins, max_particles=self.config.max_particles,
                          scalars=self.n_scalars)
 
@@ -113,6 +123,9 @@ class BatchBuilder:
         elif cfg.name == "image":
             img = jet_images(jets, bins=cfg.image_bins, rotate=cfg.image_rotate, flip=cfg.image_flip)
             batch["x"] = torch.from_numpy(img)  # (B, 1, n, n)
+        elif cfg.name == "efp":
+            efp = efp_features(jets, dmax=cfg.efp_degree, beta=cfg.efp_beta, max_particles=cfg.max_particles)
+            batch["x"] = torch.from_numpy(efp)  # (B, G) float64: EFPs span many orders of magnitude
         else:
             batch.update(self._particles(jets))
             if cfg.name == "graph":
@@ -124,11 +137,20 @@ class BatchBuilder:
         return batch
 
     def _particles(self, jets: Jets) -> dict[str, Tensor]:
-        p = self.config.max_particles
-        points, x, mask = point_cloud(jets, features=self.features or None, max_particles=p)
-        p4 = four_momenta(jets, max_particles=p)  # (B, P, 4) E, px, py, pz
+        view = ParticleView(jets, self.config.max_particles)  # shared: each column is read once per batch
+        points, x, mask = point_cloud(view, features=self.features or None)  # (B, P, 2), (B, P, F), (B, P)
+        p4 = four_momenta(view)  # (B, P, 4) E, px, py, pz
         pt = np.hypot(p4[..., 1], p4[..., 2])
         z = pt / np.maximum(pt.sum(axis=1, keepdims=True), 1e-12)  # (B, P)
         return {"x": torch.from_numpy(x), "mask": torch.from_numpy(mask), "points": torch.from_numpy(points),
                 "p4": torch.from_numpy(p4), "z": torch.from_numpy(z.astype(np.float32)),
-                "scalars": torch.from_numpy(lorentz_scalars(jets, max_particles=p))}
+                "scalars": torch.from_numpy(lorentz_scalars(view))}
+
+    def trim(self, jets: Jets) -> Jets:
+        """``jets`` without the particle slots this representation never reads (done once per split, so a
+        batch copies only ``max_particles`` slots); the batches built from it are unchanged."""
+        p = self.config.max_particles
+        if self.config.name not in ("particles", "graph") or jets.max_particles <= p:
+            return jets
+        return replace(jets, constituents=np.ascontiguousarray(jets.constituents[:, :p]),
+                       n_particles=np.minimum(jets.n_particles, p).astype(jets.n_particles.dtype))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,12 +13,12 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from jetlab.classes import CLASSES, ClassSelection
 from jetlab.data.batches import BatchBuilder, RepresentationConfig
-from jetlab.data.splits import split_indices, targets_for
+from jetlab.data.splits import split_indices, subset, targets_for
 from jetlab.errors import UsageError
 from jetlab.io import open_jets
 from jetlab.io.jets import Jets
 
-__all__ = ["DataConfig", "JetDataModule"]
+__all__ = ["DataConfig", "JetDataModule", "default_workers"]
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,24 @@ class DataConfig:
     test_fraction: float = 0.2
     split_seed: int = 0
     balance: str = "weights"  # "weights" (loss weights), "sampler" (balanced sampling) or "none"
-    num_workers: int = 0
-    max_jets: int | None = None  # use only the first N jets of each split (quick runs)
+    num_workers: int | None = None  # loader processes; None = :func:`default_workers`
+    max_jets: int | None = None  # use only N random jets of each split (quick runs)
 
     def __post_init__(self) -> None:
         if self.balance not in ("weights", "sampler", "none"):
             raise UsageError(f"data.balance: {self.balance!r} is not one of weights, sampler, none")
+
+
+def default_workers() -> int:
+    """Loader worker processes when the config leaves them open.
+
+    0 without CUDA: on CPU a training step costs far more than building its batch (``benchmarks/pipeline.py``:
+    >= 10x for every representation), and workers would only take cores from the step. With CUDA the step
+    is fast, so batches are built in the background: half the cores, at most 4.
+    """
+    if not torch.cuda.is_available():
+        return 0
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 class _Indices(Dataset):
@@ -51,7 +64,7 @@ class _Collate:
     """Index list -> batch dict: one vectorized representation call per batch."""
 
     def __init__(self, jets: Jets, targets: np.ndarray, builder: BatchBuilder) -> None:
-        self.jets, self.targets, self.builder = jets, targets, builder
+        self.jets, self.targets, self.builder = builder.trim(jets), targets, builder
 
     def __call__(self, idx: list[int]) -> dict[str, Any]:
         rows = np.asarray(idx)
@@ -81,7 +94,7 @@ class JetDataModule(L.LightningDataModule):
         jets, targets = jets[keep], targets[keep]
         parts = split_indices(jets.labels, self.config.val_fraction, self.config.test_fraction, self.config.split_seed)
         for name, rows in parts.items():
-            rows = rows[: self.config.max_jets] if self.config.max_jets else rows
+            rows = subset(rows, self.config.max_jets, self.config.split_seed)
             self.splits[name] = (jets[rows], targets[rows])
         if self.builder.scaler is None and not self.builder.features:
             self.builder.fit(self.splits["train"][0])
@@ -104,9 +117,10 @@ class JetDataModule(L.LightningDataModule):
             counts = np.bincount(targets, minlength=self.n_classes)
             weights = 1.0 / np.maximum(counts[targets], 1)
             sampler, shuffle = WeightedRandomSampler(weights.tolist(), len(targets), replacement=True), False
+        workers = default_workers() if self.config.num_workers is None else self.config.num_workers
         return DataLoader(_Indices(len(targets)), batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
-                          collate_fn=_Collate(jets, targets, self.builder), num_workers=self.config.num_workers,
-                          persistent_workers=self.config.num_workers > 0)
+                          collate_fn=_Collate(jets, targets, self.builder), num_workers=workers,
+                          persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

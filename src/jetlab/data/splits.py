@@ -32,6 +32,20 @@ def split_indices(labels: np.ndarray, val_fraction: float = 0.2, test_fraction: 
     return {k: np.sort(np.concatenate(v)) if v else np.zeros(0, np.int64) for k, v in parts.items()}
 
 
+def subset(rows: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
+    """A random (hence class-mixed) sorted subset of ``n`` of the sorted split ``rows``; all when ``n`` is None.
+
+    Taking the first n sorted rows would keep the first classes of a class-ordered dataset only.
+
+    Example:
+        >>> subset(np.arange(10), 3).tolist()
+        [2, 4, 6]
+    """
+    if n is None or n >= len(rows):
+        return rows
+    return np.sort(rows[np.random.default_rng(seed).permutation(len(rows))[:n]])
+
+
 def targets_for(labels: np.ndarray, signal: tuple[int, ...], background: tuple[int, ...] = ()) -> np.ndarray:
     """Model targets from dataset labels: class position in ``signal`` (multi-class) or 1/0 (binary).
 

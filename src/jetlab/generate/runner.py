@@ -1,10 +1,10 @@
 """``jetlab generate`` and ``jetlab merge``: workers, progress, resume, manifest.
 
-Each shard is written whole or not at all (temporary name + rename). A rerun with the same
-arguments finds its whole shards and skips them; a rerun into a directory made with other
-physics settings is refused. With ``--shard i/N`` only shards whose plan position p has
-p % N == i are made, so N nodes of a batch array fill one directory (or N directories that
-``jetlab merge`` joins).
+Each shard is written whole or not at all (:mod:`jetlab.io.atomic`); workers of a killed run
+stop at their next batch of events. A rerun with the same arguments finds its whole shards and
+skips them; a rerun into a directory made with other physics settings is refused. With
+``--shard i/N`` only shards whose plan position p has p % N == i are made, so N nodes of a
+batch array fill one directory (or N directories that ``jetlab merge`` joins).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import shutil
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -23,6 +22,7 @@ from tqdm import tqdm
 from jetlab.errors import InputError, JetlabError, UsageError
 from jetlab.generate.config import GenerateConfig, ShardTask, plan_shards
 from jetlab.generate.shards import make_shard, shard_meta
+from jetlab.io.atomic import atomic_write, remove_stale
 from jetlab.io.format import SCHEMA_VERSION, sha256, shard_info, write_manifest
 
 __all__ = ["generate", "merge", "build_manifest"]
@@ -48,8 +48,7 @@ def _prepare_out(cfg: GenerateConfig) -> None:
         raise UsageError(f"--out: cannot create {out} ({e.strerror})") from None
     if not os.access(out, os.W_OK):
         raise UsageError(f"--out: {out} is not writable")
-    for tmp in out.glob("*.tmp"):  # left by a killed run; never a whole shard
-        tmp.unlink(missing_ok=True)
+    remove_stale(out)  # *.tmp left by a killed run; never a whole shard
     for f in sorted(out.glob("*.h5")):
         settings = shard_info(f).get("settings")
         if settings != cfg.physics():
@@ -68,11 +67,28 @@ def _is_whole(cfg: GenerateConfig, task: ShardTask) -> bool:
     return info.get("n_jets") == task.n_jets and info.get("pythia_seed") == task.pythia_seed
 
 
-def _worker(cfg: GenerateConfig, task: ShardTask, progress: Any) -> str:
-    def report(jets: int, events: int) -> None:
-        progress.put((jets, events))
+_PROGRESS: Any = None  # in a worker process: the queue to the main process, and its pid
+_PARENT = 0
 
-    return str(make_shard(cfg, task, report))
+
+def _init_worker(progress: Any, parent: int) -> None:
+    global _PROGRESS, _PARENT
+    _PROGRESS, _PARENT = progress, parent
+
+
+def _orphaned() -> None:
+    if os.getppid() != _PARENT:  # the main process was killed (kill -9): stop quietly, write nothing more
+        os._exit(1)
+
+
+def _worker(cfg: GenerateConfig, task: ShardTask) -> str:
+    def report(jets: int, events: int) -> None:
+        _orphaned()
+        _PROGRESS.put((jets, events))
+
+    path = str(make_shard(cfg, task, report))
+    _orphaned()
+    return path
 
 
 def _run(cfg: GenerateConfig, todo: list[ShardTask], total: int, done: int) -> None:
@@ -92,11 +108,12 @@ def _run(cfg: GenerateConfig, todo: list[ShardTask], total: int, done: int) -> N
             for task in todo:
                 make_shard(cfg, task, update)
             return
-        # fork: workers inherit the imported libraries (pythia8mc, fastjet, numba kernels) at no cost
+        # fork: workers inherit the imported libraries (pythia8mc, fastjet, numba kernels) at no cost.
+        # No Manager process: it would outlive a killed main process.
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ctx.Manager() as manager, ctx.Pool(min(cfg.workers, len(todo))) as pool:
-            progress = manager.Queue()
-            pending = [pool.apply_async(_worker, (cfg, t, progress)) for t in todo]
+        progress = ctx.Queue()
+        with ctx.Pool(min(cfg.workers, len(todo)), _init_worker, (progress, os.getpid())) as pool:
+            pending = [pool.apply_async(_worker, (cfg, t)) for t in todo]
             while pending:
                 try:
                     update(*progress.get(timeout=0.2))
@@ -114,7 +131,11 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:
     mine = [t for p, t in enumerate(plan) if p % cfg.slice[1] == cfg.slice[0]]
     todo = [t for t in mine if not _is_whole(cfg, t)]
     total = sum(t.n_jets for t in mine)
-    _run(cfg, todo, total, total - sum(t.n_jets for t in todo))
+    try:
+        _run(cfg, todo, total, total - sum(t.n_jets for t in todo))
+    except BaseException:
+        remove_stale(cfg.out)  # a worker stopped by the pool's shutdown may leave its *.tmp
+        raise
     missing = [t.filename for t in plan if not (Path(cfg.out) / t.filename).is_file()]
     summary = {"out": str(cfg.out), "shards_made": len(todo), "shards_skipped": len(mine) - len(todo),
                "missing": len(missing)}
@@ -180,8 +201,7 @@ def merge(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]
     for t in plan:
         src = files[t.filename]
         if src.parent.resolve() != dest.resolve():
-            shutil.copyfile(src, dest / (t.filename + ".tmp"))
-            os.replace(dest / (t.filename + ".tmp"), dest / t.filename)
+            atomic_write(dest / t.filename, src.read_bytes())
         if shard_meta(cfg, t)["pythia_seed"] != infos[t.filename]["pythia_seed"]:
             raise JetlabError(f"{src}: shard does not belong to this plan")
     return build_manifest(dest, cfg, plan)

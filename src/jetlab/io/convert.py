@@ -1,7 +1,7 @@
 """Write jets in the hls4ml LHC jet layout (Duarte et al., arXiv:1804.06913; Zenodo 3602260).
 
-:func:`to_hls4ml` writes files ``jetImage_0_{P}p_{start}_{stop}.h5`` (jets ``[start:stop)``), each to
-``<name>.tmp`` and renamed when whole, readable by :func:`jetlab.io.readers.read_hls4ml`::
+:func:`to_hls4ml` writes files ``jetImage_0_{P}p_{start}_{stop}.h5`` (jets ``[start:stop)``), each whole or not at all
+(:mod:`jetlab.io.atomic`), readable by :func:`jetlab.io.readers.read_hls4ml`::
 
     jets                 (N, 59)   float32  schema.HLS4ML_JET_FEATURES; one-hot j_g..j_t, j_undef (label -1)
     jetFeatureNames      (59,)     bytes
@@ -27,10 +27,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from jetlab.errors import FormatError, UsageError
+from jetlab.io.atomic import atomic_h5
 from jetlab.io.jets import Jets
 from jetlab.physics.kinematics import p4_from_pt_eta_phi_m, relative_coordinates
 from jetlab.schema import HLS4ML_JET_FEATURES, HLS4ML_PARTICLE_FEATURES
@@ -137,18 +137,12 @@ def _write(path: Path, jets: Jets, n_particles: int, image_bins: int) -> None:
     image = np.asarray(jet_images(jets, bins=image_bins, extent=0.8, normalize=False), np.float32)  # (N, 1, B, B)
     image = image.reshape(len(jets), image_bins, image_bins)
     chunk = max(1, min(len(jets), 256))
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("jets", data=table)
-            f.create_dataset("jetFeatureNames", data=_bytes(HLS4ML_JET_FEATURES))
-            f.create_dataset("jetConstituentList", data=cons, chunks=(chunk, *cons.shape[1:]), **_COMPRESSION)
-            f.create_dataset("particleFeatureNames", data=_bytes(HLS4ML_PARTICLE_FEATURES))
-            f.create_dataset("jetImage", data=image, chunks=(chunk, *image.shape[1:]), **_COMPRESSION)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_h5(path) as f:  # built in memory, renamed into place when whole
+        f.create_dataset("jets", data=table)
+        f.create_dataset("jetFeatureNames", data=_bytes(HLS4ML_JET_FEATURES))
+        f.create_dataset("jetConstituentList", data=cons, chunks=(chunk, *cons.shape[1:]), **_COMPRESSION)
+        f.create_dataset("particleFeatureNames", data=_bytes(HLS4ML_PARTICLE_FEATURES))
+        f.create_dataset("jetImage", data=image, chunks=(chunk, *image.shape[1:]), **_COMPRESSION)
 
 
 def _bytes(names: tuple[str, ...]) -> np.ndarray:

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from jetlab.errors import FormatError, InputError
-from jetlab.io.format import MANIFEST, is_jetlab_shard, read_manifest, read_shard
+from jetlab.io.format import MANIFEST, is_jetlab_shard, read_manifest, read_rows, read_shard, sha256
 from jetlab.io.jets import Jets
 
 __all__ = ["open_jets", "ShardedDataset", "detect_format"]
@@ -34,7 +34,7 @@ class ShardedDataset:
         self.directory = Path(directory)
         self.manifest = read_manifest(self.directory)
         self.files = [self.directory / s["file"] for s in self.manifest["shards"]]
-        counts = [int(s.get("n_jets", 0)) for s in self.manifest["shards"]]
+        counts = [s["n_jets"] for s in self.manifest["shards"]]  # read_manifest checked: counts >= 0
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._labels: np.ndarray | None = None
 
@@ -53,20 +53,31 @@ class ShardedDataset:
             for f, n in zip(self.files, np.diff(self.offsets)):
                 try:
                     with h5py.File(f, "r") as h:
-                        parts.append(np.asarray(h["labels"][:], np.int64))
-                except (OSError, KeyError) as e:
-                    raise InputError(f"{f}: unreadable shard ({e})") from None
+                        parts.append(read_rows(h, "labels", f, slice(None), np.int64, "iu"))
+                except (OSError, KeyError, ValueError, TypeError) as e:
+                    raise InputError(f"{f}: unreadable shard ({str(e).splitlines()[0][:120]})") from None
                 if len(parts[-1]) != n:
                     raise FormatError(f"{f}: holds {len(parts[-1])} jets, manifest says {n}")
             self._labels = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         return self._labels
 
     def iter_shards(self) -> Iterator[Jets]:
-        for f in self.files:
-            yield read_shard(f)
+        """Each shard whole, checked against the manifest: SHA-256 (when listed) and jet count."""
+        for f, entry in zip(self.files, self.manifest["shards"]):
+            if entry.get("sha256") and sha256(f) != entry["sha256"]:
+                raise FormatError(f"{f}: SHA-256 differs from {MANIFEST} (shard changed or corrupt)")
+            jets = read_shard(f)
+            if len(jets) != entry["n_jets"]:
+                raise FormatError(f"{f}: holds {len(jets)} jets, {MANIFEST} says {entry['n_jets']}")
+            yield jets
 
     def load(self) -> Jets:
-        jets = Jets.concatenate(list(self.iter_shards()))
+        try:
+            jets = Jets.concatenate(list(self.iter_shards()))
+        except FormatError as e:  # shards that cannot be joined: name the dataset
+            if str(self.directory) in str(e):
+                raise
+            raise FormatError(f"{self.directory}: {e}") from None
         jets.meta = self.meta
         return jets
 
@@ -89,7 +100,7 @@ class ShardedDataset:
 
 def detect_format(path: str | os.PathLike[str]) -> str:
     """``"jetlab"``, ``"jetlab-shard"`` or a foreign format name; :class:`InputError` otherwise."""
-    from jetlab.io.readers import sniff
+    from jetlab.io.readers import explain_unknown, sniff
 
     path = Path(path)
     if not path.exists():
@@ -100,6 +111,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         if any(path.glob("*.h5")):
             raise InputError(f"{path}: shards but no {MANIFEST} (unfinished generation? run 'jetlab merge {path}')")
         raise InputError(f"{path}: directory holds no jetlab dataset")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
     if path.stat().st_size == 0:
         raise FormatError(f"{path}: empty file")
     if h5py.is_hdf5(path):
@@ -111,7 +124,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             raise InputError(f"{path}: unreadable HDF5 file ({str(e).splitlines()[0][:120]})") from None
     fmt = sniff(path)
     if fmt is None:
-        raise FormatError(f"{path}: not a format jetlab reads (jetlab, hls4ml, Top Tagging, quark-gluon npz, JetNet)")
+        explain_unknown(path)  # raises: truncated HDF5 or zip, or no known layout
     return fmt
 
 

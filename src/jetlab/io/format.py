@@ -9,7 +9,8 @@ A shard is one HDF5 file holding whole jets of one class::
     /labels       (N,)      int64
     root attrs: format = "jetlab-shard", schema (int), shard (JSON: class, index, seed, settings)
 
-Shards are written to ``<name>.tmp`` and renamed when whole, so a shard that exists is complete.
+Shards are built in memory, written to ``<name>.<pid>.tmp``, fsynced and renamed when whole, so a shard
+that exists is complete (see :mod:`jetlab.io.atomic`).
 The manifest lists shards with jet counts and SHA-256 checksums.
 """
 
@@ -25,6 +26,7 @@ import h5py
 import numpy as np
 
 from jetlab.errors import FormatError, InputError
+from jetlab.io.atomic import atomic_h5, atomic_write_text
 from jetlab.io.jets import Jets
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "MANIFEST",
     "write_shard",
     "read_shard",
+    "read_rows",
     "shard_info",
     "sha256",
     "write_manifest",
@@ -42,6 +45,8 @@ __all__ = [
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 _COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+_MAX_RATIO = 2048  # gzip stores at most ~1032:1, so a larger declared/stored ratio is declared, not stored
+_SMALL = 16 << 20  # below this many declared bytes the ratio is not checked
 
 
 def sha256(path: str | os.PathLike[str]) -> str:
@@ -53,31 +58,24 @@ def sha256(path: str | os.PathLike[str]) -> str:
 
 
 def write_shard(path: str | os.PathLike[str], jets: Jets, info: dict[str, Any]) -> None:
-    """Write ``jets`` atomically to ``path`` (via ``path.tmp`` + rename); bytes depend only on content."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    """Write ``jets`` to ``path`` whole or not at all (see :mod:`jetlab.io.atomic`); bytes depend only on content."""
     n = len(jets)
-    try:
-        with h5py.File(tmp, "w", track_order=False, libver="v108") as f:
-            f.attrs["format"] = "jetlab-shard"
-            f.attrs["schema"] = SCHEMA_VERSION
-            f.attrs["shard"] = json.dumps(info, sort_keys=True)
-            chunk = (max(1, min(n, 256)),)
-            packed = jets.constituents.size > 0  # an HLF-only dataset has P = 0 particle slots
-            d = f.create_dataset("constituents", data=jets.constituents.astype(np.float32),
-                                 chunks=chunk + jets.constituents.shape[1:] if packed else None,
-                                 track_times=False, **(_COMPRESSION if packed else {}))
-            d.attrs["names"] = json.dumps(list(jets.particle_names))
-            f.create_dataset("n_particles", data=jets.n_particles.astype(np.int32), track_times=False)
-            d = f.create_dataset("jet", data=jets.jet.astype(np.float32), track_times=False)
-            d.attrs["names"] = json.dumps(["pt", "eta", "phi", "mass"])
-            d = f.create_dataset("hlf", data=jets.hlf.astype(np.float32), track_times=False)
-            d.attrs["names"] = json.dumps(list(jets.hlf_names))
-            f.create_dataset("labels", data=jets.labels.astype(np.int64), track_times=False)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_h5(path, track_order=False, libver="v108") as f:
+        f.attrs["format"] = "jetlab-shard"
+        f.attrs["schema"] = SCHEMA_VERSION
+        f.attrs["shard"] = json.dumps(info, sort_keys=True)
+        chunk = (max(1, min(n, 256)),)
+        packed = jets.constituents.size > 0  # an HLF-only dataset has P = 0 particle slots
+        d = f.create_dataset("constituents", data=jets.constituents.astype(np.float32),
+                             chunks=chunk + jets.constituents.shape[1:] if packed else None,
+                             track_times=False, **(_COMPRESSION if packed else {}))
+        d.attrs["names"] = json.dumps(list(jets.particle_names))
+        f.create_dataset("n_particles", data=jets.n_particles.astype(np.int32), track_times=False)
+        d = f.create_dataset("jet", data=jets.jet.astype(np.float32), track_times=False)
+        d.attrs["names"] = json.dumps(["pt", "eta", "phi", "mass"])
+        d = f.create_dataset("hlf", data=jets.hlf.astype(np.float32), track_times=False)
+        d.attrs["names"] = json.dumps(list(jets.hlf_names))
+        f.create_dataset("labels", data=jets.labels.astype(np.int64), track_times=False)
 
 
 def is_jetlab_shard(f: h5py.File) -> bool:
@@ -115,18 +113,15 @@ def read_shard(path: str | os.PathLike[str], start: int = 0, stop: int | None = 
         with h5py.File(path, "r") as f:
             if not is_jetlab_shard(f):
                 raise FormatError(f"{path}: not a jetlab shard")
-            for key in ("constituents", "n_particles", "jet", "hlf", "labels"):
-                if key not in f:
-                    raise FormatError(f"{path}: missing dataset '{key}'")
             sl = slice(start, stop)
             jets = Jets(
-                constituents=np.asarray(f["constituents"][sl], np.float32),
-                n_particles=np.asarray(f["n_particles"][sl], np.int32),
+                constituents=read_rows(f, "constituents", path, sl, np.float32),
+                n_particles=read_rows(f, "n_particles", path, sl, np.int32, "iu"),
                 particle_names=_names(f["constituents"], path),
-                jet=np.asarray(f["jet"][sl], np.float32),
-                hlf=np.asarray(f["hlf"][sl], np.float32),
+                jet=read_rows(f, "jet", path, sl, np.float32),
+                hlf=read_rows(f, "hlf", path, sl, np.float32),
                 hlf_names=_names(f["hlf"], path),
-                labels=np.asarray(f["labels"][sl], np.int64),
+                labels=read_rows(f, "labels", path, sl, np.int64, "iu"),
                 meta={"format": "jetlab", "path": str(path), "shard": json.loads(f.attrs["shard"])},
             )
     except (OSError, KeyError, ValueError, TypeError) as e:
@@ -134,36 +129,62 @@ def read_shard(path: str | os.PathLike[str], start: int = 0, stop: int | None = 
     return jets.validate(str(path))
 
 
+def read_rows(f: h5py.File, key: str, path: Path, rows: slice, dtype: type, kinds: str = "fiu") -> np.ndarray:
+    """Rows of dataset ``key`` as ``dtype``, after checking it is an array of ``kinds`` whose declared
+    size is actually stored (a header declaring 10^9 jets over a few bytes is refused, not allocated)."""
+    ds = f.get(key)
+    if not isinstance(ds, h5py.Dataset) or ds.ndim == 0 or ds.dtype.kind not in kinds:
+        what = f"shape {ds.shape} and dtype {ds.dtype}" if isinstance(ds, h5py.Dataset) else "no such dataset"
+        raise FormatError(f"{path}: dataset '{key}': {what}, expected an array of numbers ({kinds})")
+    stored = ds.id.get_storage_size()
+    if ds.nbytes > max(_SMALL, _MAX_RATIO * stored):
+        raise FormatError(f"{path}: dataset '{key}' declares shape {ds.shape} but stores {stored} bytes")
+    return np.asarray(ds[rows], dtype)
+
+
 def write_manifest(directory: str | os.PathLike[str], manifest: dict[str, Any]) -> Path:
     """Write ``manifest.json`` atomically."""
-    path = Path(directory) / MANIFEST
-    tmp = path.with_name(MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(Path(directory) / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load and check ``manifest.json``: schema, shard list, every shard file present."""
+    """Load and check ``manifest.json``: schema, shard list (plain file names in ``directory``, jet
+    counts, optional SHA-256), every shard file present."""
     directory = Path(directory)
     path = directory / MANIFEST
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(f"{directory}: no {MANIFEST} (not a jetlab dataset, or generation unfinished)") from None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise InputError(f"{path}: unreadable manifest ({_short(e)})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "jetlab":
         raise FormatError(f"{path}: not a jetlab manifest")
-    if manifest.get("schema") != SCHEMA_VERSION:
+    if type(manifest.get("schema")) is not int or manifest["schema"] != SCHEMA_VERSION:
         raise FormatError(f"{path}: schema {manifest.get('schema')!r} not supported (need {SCHEMA_VERSION})")
     shards = manifest.get("shards")
-    if not isinstance(shards, list) or not all(isinstance(s, dict) and "file" in s for s in shards):
-        raise FormatError(f"{path}: 'shards' must be a list of {{file, n_jets, sha256}}")
+    if not isinstance(shards, list) or not all(isinstance(s, dict) and _plain_name(s.get("file")) for s in shards):
+        raise FormatError(f"{path}: 'shards' must be a list of {{file, n_jets, sha256}} with file names in {directory}")
+    if not shards:
+        raise FormatError(f"{path}: lists no shards")
+    names = [s["file"] for s in shards]
+    if len(set(names)) != len(names):
+        raise FormatError(f"{path}: lists shard {next(n for n in names if names.count(n) > 1)} twice")
     for s in shards:
         if not (directory / s["file"]).is_file():
             raise InputError(f"{path}: shard {s['file']} listed but missing")
+        n, digest = s.get("n_jets"), s.get("sha256", "")
+        if type(n) is not int or n < 0 or not isinstance(digest, str):
+            raise FormatError(f"{path}: shard {s['file']}: n_jets must be a count and sha256 a string")
+    total = sum(s["n_jets"] for s in shards)
+    if "n_jets" in manifest and manifest["n_jets"] != total:
+        raise FormatError(f"{path}: n_jets {manifest['n_jets']!r} but its shards hold {total} jets")
     return manifest
+
+
+def _plain_name(name: object) -> bool:
+    """A file name inside the dataset directory: no separators, not '.' or '..'."""
+    return isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
 
 
 def _short(e: BaseException) -> str:

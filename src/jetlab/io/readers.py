@@ -57,7 +57,8 @@ from jetlab.io.jets import Jets
 from jetlab.physics.kinematics import delta_phi, p4_from_pt_eta_phi_m, pt_eta_phi_m
 from jetlab.schema import HLS4ML_JET_FEATURES, JET_FIELDS, KINEMATIC_FEATURES
 
-__all__ = ["FORMATS", "sniff", "read_foreign", "read_hls4ml", "read_toptag", "read_qg", "read_jetnet"]
+__all__ = ["FORMATS", "sniff", "explain_unknown", "read_foreign", "read_hls4ml", "read_toptag", "read_qg",
+           "read_jetnet"]
 
 FORMATS: tuple[str, ...] = ("hls4ml", "toptag", "qg", "jetnet")
 PathLike = str | os.PathLike[str]
@@ -116,7 +117,7 @@ def read_foreign(path: PathLike, fmt: str | None = None, *, start: int = 0, stop
     _check_file(path)
     fmt = fmt or sniff(path)
     if fmt is None:
-        _explain_unknown(path)
+        explain_unknown(path)
     return _READERS[fmt](path, start=start, stop=stop)
 
 
@@ -129,7 +130,8 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path}: empty file")
 
 
-def _explain_unknown(path: Path) -> NoReturn:
+def explain_unknown(path: Path) -> NoReturn:
+    """Raise the most specific error for a file no reader recognises (truncated HDF5 or zip, or unknown)."""
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head == b"\x89HDF\r\n\x1a\n":
@@ -139,7 +141,7 @@ def _explain_unknown(path: Path) -> NoReturn:
         if not zipfile.is_zipfile(path):
             raise InputError(f"{path}: corrupt or truncated zip/npz file")
         raise FormatError(f"{path}: npz file without arrays X and y (not a quark/gluon jet file)")
-    raise FormatError(f"{path}: not a known jet dataset ({', '.join(FORMATS)})")
+    raise FormatError(f"{path}: not a format jetlab reads (jetlab, hls4ml, Top Tagging, quark-gluon npz, JetNet)")
 
 
 # ------------------------------------------------------------------------------------------ readers

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from jetlab.models.layers import masked_apply, mlp, trim_padding
+from jetlab.models.layers import exporting, masked_apply, mlp, trim_padding
 from jetlab.models.registry import InputDims, register_model
 
 __all__ = ["GraphConvNet", "InteractionNetwork"]
@@ -65,7 +65,8 @@ class GraphConvNet(nn.Module):
         for conv in self.convs:
             h = self.drop(self.act(conv(h, g.edge_index)))  # (M, H)
         pool = global_mean_pool if self.pool == "mean" else global_add_pool
-        jets = pool(h, g.batch, size=batch["mask"].shape[0])  # (B, H)
+        b = batch["mask"].shape[0]
+        jets = pool(h, g.batch, size=b + 1)[:b]  # (B, H); jet B collects padded slots of an exported dense graph
         return self.head(jets)  # (B, n_classes)
 
 
@@ -95,6 +96,11 @@ class InteractionNetwork(nn.Module):
         mask, x = trim_padding(batch["mask"], batch["x"])  # (B, P), (B, P, F)
         x = masked_apply(self.input_bn, x, mask)  # (B, P, F)
         eye = torch.eye(mask.shape[1], dtype=torch.bool, device=mask.device)  # (P, P)
+        if exporting():  # dense: all P² pairs, those with padding (or i = j) zeroed
+            pairs = torch.cat([x[:, :, None].expand(-1, -1, x.shape[1], -1),
+                               x[:, None].expand(-1, x.shape[1], -1, -1)], dim=-1)  # (B, P, P, 2F)
+            agg = masked_apply(self.f_r, pairs, mask[:, :, None] & mask[:, None, :] & ~eye).sum(2)  # (B, P, De)
+            return self.phi_c(masked_apply(self.f_o, torch.cat([x, agg], dim=-1), mask).sum(dim=1))  # (B, C)
         b, i, j = (mask[:, :, None] & mask[:, None, :] & ~eye).nonzero(as_tuple=True)  # (E,) each
         e = self.f_r(torch.cat([x[b, i], x[b, j]], dim=-1))  # (E, De)
         agg = e.new_zeros(*mask.shape, e.shape[-1]).index_put((b, i), e, accumulate=True)  # (B, P, De)

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from jetlab.errors import UsageError
 
 __all__ = ["ACTIVATIONS", "make_activation", "per_layer", "dense_stack", "mlp", "masked_sum", "masked_mean",
-           "masked_max", "MaskedBatchNorm", "masked_apply", "trim_padding"]
+           "masked_max", "MaskedBatchNorm", "masked_apply", "trim_padding", "exporting", "dense_knn"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
@@ -122,6 +122,26 @@ def masked_max(h: Tensor, mask: Tensor) -> Tensor:
     return torch.where(mask.any(dim=1, keepdim=True), pooled, torch.zeros_like(pooled))  # (B, C)
 
 
+def exporting() -> bool:
+    """True while ``torch.export`` / ONNX export traces a model: take the dense path, without ``nonzero``.
+
+    Packing the real entries (``x[mask]``, ``nonzero``, trimming padding) gives data-dependent shapes that
+    exported graphs cannot hold; the dense paths compute every slot and zero the padded ones (same scores
+    in eval mode, where BatchNorm uses its running statistics).
+    """
+    return torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export()
+
+
+def dense_knn(points: Tensor, mask: Tensor, k: int) -> Tensor:
+    """:func:`jetlab.represent.graph.knn_indices` over all P slots (no trimming): traceable, same real rows."""
+    from jetlab.represent.graph import _knn
+
+    b, p = mask.shape
+    own = torch.arange(p, device=mask.device).view(1, p, 1).expand(b, p, k)  # (B, P, k)
+    with torch.no_grad():
+        return _knn(points, mask, k, own)  # (B, P, k)
+
+
 def masked_apply(module: nn.Module, x: Tensor, mask: Tensor) -> Tensor:
     """``module`` on the real entries ``x[mask]`` (M, C) only, scattered back; 0 elsewhere.
 
@@ -133,6 +153,9 @@ def masked_apply(module: nn.Module, x: Tensor, mask: Tensor) -> Tensor:
         >>> masked_apply(nn.Linear(2, 1, bias=False), x, mask).shape, masked_apply(nn.Identity(), x, mask)[0, 1]
         (torch.Size([1, 3, 1]), tensor([0., 0.]))
     """
+    if exporting() and not module.training:  # dense: every slot, padded ones zeroed
+        y = module(x.reshape(-1, x.shape[-1]))  # (B·P·…, C')
+        return torch.where(mask.unsqueeze(-1), y.view(*mask.shape, -1), 0.0)  # (*S, C')
     y = module(x[mask])  # (M, C')
     return y.new_zeros(*mask.shape, y.shape[-1]).index_put((mask,), y)  # (*S, C')
 
@@ -145,6 +168,8 @@ def trim_padding(mask: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
         >>> [t.shape for t in trim_padding(mask, torch.zeros(2, 3, 4))]
         [torch.Size([2, 2]), torch.Size([2, 2, 4])]
     """
+    if exporting():  # an exported graph keeps P dynamic and never trims
+        return (mask, *tensors)
     used = mask.any(dim=0).nonzero()  # (U, 1)
     n = int(used.max()) + 1 if used.numel() else 1
     return tuple(t[:, :n] for t in (mask, *tensors))

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jetlab.models.layers import masked_apply, mlp, trim_padding
+from jetlab.models.layers import exporting, masked_apply, mlp, trim_padding
 from jetlab.models.registry import InputDims, register_model
 from jetlab.physics.pairs import pair_features
 
@@ -63,8 +63,11 @@ class BiasedAttention(nn.Module):
         b, q, d = x.shape
         k, v = self.kv(kv).chunk(2, dim=-1)  # (B, P, D) each
         drop = self.dropout if self.training else 0.0
-        o = F.scaled_dot_product_attention(self._split(self.q(x)), self._split(k), self._split(v), bias,
-                                           drop)  # (B, H, Q, d_h)
+        qh, kh, vh = self._split(self.q(x)), self._split(k), self._split(v)  # (B, H, Q|P, d_h)
+        if exporting():  # the same attention spelled out: the exporter's SDPA decomposition breaks the reshape below
+            o = torch.softmax(qh @ kh.transpose(-2, -1) / math.sqrt(qh.shape[-1]) + bias, dim=-1) @ vh
+        else:
+            o = F.scaled_dot_product_attention(qh, kh, vh, bias, drop)  # (B, H, Q, d_h)
         return self.out(o.transpose(1, 2).reshape(b, q, d))  # (B, Q, D)
 
 

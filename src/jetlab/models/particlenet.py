@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from jetlab.models.layers import masked_apply, mlp, trim_padding
+from jetlab.models.layers import dense_knn, exporting, masked_apply, mlp, trim_padding
 from jetlab.models.registry import InputDims, register_model
 from jetlab.represent.graph import knn_indices
 
@@ -76,6 +76,8 @@ class EdgeConvBlock(nn.Module):
         b, p, c = x.shape
         if idx is None:
             idx = feature_knn(x, mask, self.k)  # (B, P, k)
+        if exporting():
+            return self._dense(x, mask, idx)
         bb, i, r = neighbour_mask(mask, self.k).nonzero(as_tuple=True)  # (E,) each: jet, centre, rank
         flat = x.reshape(b * p, c)  # (B·P, C)
         centre, nbr = bb * p + i, bb * p + idx[bb, i, r]  # (E,) each
@@ -84,6 +86,19 @@ class EdgeConvBlock(nn.Module):
         count = (mask.sum(1, keepdim=True) - 1).clamp(min=1, max=self.k)  # (B, 1)
         agg = agg.view(b, p, -1) / count[..., None]  # (B, P, C')
         out = torch.relu(agg + masked_apply(self.shortcut, x, mask))  # (B, P, C')
+        return out * mask[..., None]  # (B, P, C')
+
+    def _dense(self, x: Tensor, mask: Tensor, idx: Tensor) -> Tensor:
+        """:meth:`forward` on all B·P·k edges, those with a padded end zeroed (export path; same outputs in eval)."""
+        b, p, c = x.shape
+        flat = x.reshape(b * p, c)  # (B·P, C)
+        nbr = (idx + (torch.arange(b, device=x.device) * p).view(b, 1, 1)).reshape(-1)  # (B·P·k,)
+        w_a, w_b = self.edge_mlp[0].weight.chunk(2, dim=1)  # (C', C) each
+        h = (flat @ (w_a - w_b).T)[:, None, :] + (flat @ w_b.T)[nbr].view(b * p, self.k, -1)  # (B·P, k, C')
+        h = self.edge_mlp[1:](h.reshape(b * p * self.k, -1)).view(b, p, self.k, -1)  # (B, P, k, C')
+        h = torch.where(neighbour_mask(mask, self.k)[..., None], h, 0.0)  # (B, P, k, C')
+        count = (mask.sum(1, keepdim=True) - 1).clamp(min=1, max=self.k)  # (B, 1)
+        out = torch.relu(h.sum(2) / count[..., None] + masked_apply(self.shortcut, x, mask))  # (B, P, C')
         return out * mask[..., None]  # (B, P, C')
 
     def _first_layer(self, flat: Tensor, centre: Tensor, nbr: Tensor) -> Tensor:
@@ -121,7 +136,8 @@ class ParticleNet(nn.Module):
         x = masked_apply(self.input_bn, x, mask)  # (B, P, F)
         outs = []
         for n, block in enumerate(self.blocks):
-            idx = knn_indices(points, mask, block.k) if n == 0 else None  # (B, P, k) in (Δη, Δφ) first
+            knn = dense_knn if exporting() else knn_indices
+            idx = knn(points, mask, block.k) if n == 0 else None  # (B, P, k) in (Δη, Δφ) first
             x = block(x, mask, idx)  # (B, P, C_b)
             outs.append(x)
         f = masked_apply(self.fusion, torch.cat(outs, dim=-1), mask) if self.fusion is not None else x  # (B, P, C_f)

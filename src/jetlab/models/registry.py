@@ -46,6 +46,7 @@ class ModelSpec:
     symmetric: bool = False  # permutation-invariant over particles
     paper: str = ""
     task: str = "classify"
+    engine: str = "torch"  # "torch": an nn.Module trained by Lightning; "fit": an Estimator fitted in one call
 
     @property
     def summary(self) -> str:
@@ -60,13 +61,14 @@ Builder = Callable[..., nn.Module]
 
 
 def register_model(name: str, *, family: str, representation: str, symmetric: bool = False, paper: str = "",
-                   task: str = "classify", **defaults: Any) -> Callable[[Builder], Builder]:
-    """Register ``builder(n_classes, dims, **hparams) -> nn.Module`` under ``name``."""
+                   task: str = "classify", engine: str = "torch", **defaults: Any) -> Callable[[Builder], Builder]:
+    """Register ``builder(n_classes, dims, **hparams) -> nn.Module`` (or an Estimator, ``engine="fit"``)."""
 
     def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelSpec(name, family, representation, builder, dict(defaults), symmetric, paper, task)
+        _REGISTRY[name] = ModelSpec(name, family, representation, builder, dict(defaults), symmetric, paper, task,
+                                    engine)
         return builder
 
     return wrap
@@ -85,9 +87,11 @@ def get_spec(name: str) -> ModelSpec:
     return _REGISTRY[name]
 
 
-def list_models(task: str | None = None) -> list[ModelSpec]:
+def list_models(task: str | None = None, engine: str | None = None) -> list[ModelSpec]:
+    """Registered models, optionally only those of one ``task`` and one ``engine`` (``torch`` | ``fit``)."""
     _load_all()
-    return [s for s in _REGISTRY.values() if task is None or s.task == task]
+    return [s for s in _REGISTRY.values()
+            if (task is None or s.task == task) and (engine is None or s.engine == engine)]
 
 
 def create(name: str, n_classes: int = 5, dims: InputDims | None = None, **hparams: Any) -> nn.Module:
@@ -108,5 +112,8 @@ def with_defaults(spec: ModelSpec, **defaults: Any) -> ModelSpec:
     return replace(spec, defaults=spec.defaults | defaults)
 
 
-def count_parameters(module: nn.Module) -> int:
+def count_parameters(module: Any) -> int:
+    """Trainable parameters of an nn.Module; an Estimator reports its own ``n_params`` (leaves, weights)."""
+    if not isinstance(module, nn.Module):
+        return int(module.n_params)
     return sum(p.numel() for p in module.parameters() if p.requires_grad)

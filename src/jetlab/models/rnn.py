@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from jetlab.errors import UsageError
-from jetlab.models.layers import dense_stack
+from jetlab.models.layers import dense_stack, exporting
 from jetlab.models.registry import InputDims, register_model
 
 __all__ = ["RecurrentTagger", "real_first", "last_hidden", "gru", "lstm"]
@@ -30,8 +30,9 @@ def real_first(x: Tensor, mask: Tensor) -> Tensor:
     A no-op for the batch contract (padding is already at the end); it makes the packing below correct
     for any mask.
     """
-    order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices  # (B, P)
-    return torch.gather(x, 1, order.unsqueeze(-1).expand_as(x))  # (B, P, F)
+    real = mask.long()  # (B, P)
+    slot = torch.where(mask, real.cumsum(1), real.sum(1, keepdim=True) + (1 - real).cumsum(1)) - 1  # (B, P) new slot
+    return torch.zeros_like(x).scatter(1, slot.unsqueeze(-1).expand_as(x), x)  # (B, P, F)
 
 
 def last_hidden(rnn: nn.RNNBase, x: Tensor, mask: Tensor) -> Tensor:
@@ -44,6 +45,10 @@ def last_hidden(rnn: nn.RNNBase, x: Tensor, mask: Tensor) -> Tensor:
     Shapes:
         x (B, P, F), mask (B, P) bool (True = real) → (B, D·H), D = 2 if bidirectional else 1.
     """
+    if exporting() and not rnn.bidirectional:  # unpacked: the state after step t sees steps <= t only
+        out, _ = rnn(real_first(x, mask))  # (B, P, H) last layer, every step
+        last = (mask.sum(dim=1).clamp(min=1) - 1).view(-1, 1, 1).expand(-1, 1, out.shape[-1])  # (B, 1, H)
+        return out.gather(1, last)[:, 0]  # (B, H)
     lengths = mask.sum(dim=1).clamp(min=1).cpu()  # (B,) int64 on CPU, as packing requires
     packed = pack_padded_sequence(real_first(x, mask), lengths, batch_first=True, enforce_sorted=False)
     _, state = rnn(packed)

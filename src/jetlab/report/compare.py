@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from jetlab.classes import CLASSES
+from jetlab.report.bias import BIAS_ORDER
 from jetlab.report.roc import Curve, plot_roc_overlay
 
 __all__ = ["landscape", "sort_runs", "landscape_table", "Table", "Column", "render_markdown", "render_html",
@@ -98,10 +99,12 @@ def landscape(runs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike[str]
     png: bytes | None = None
     if curves:
         title = f"ROC curves, one class vs the rest ({len(curves)} runs)"
-        written["roc_overlay"] = plot_roc_overlay(curves, out / "roc_overlay.png", title=title)
+        cuts = [str(r.get("name")) for r in ordered if r.get("family") == "cut"]
+        written["roc_overlay"] = plot_roc_overlay(curves, out / "roc_overlay.png", title=title, dashed=cuts)
         png = written["roc_overlay"].read_bytes()
-    written["markdown"] = _write_text(out / "landscape.md", render_markdown(table))
-    written["html"] = _write_text(out / "landscape.html", render_html(table, png))
+    biases = bias_section(ordered)
+    written["markdown"] = _write_text(out / "landscape.md", render_markdown(table, biases))
+    written["html"] = _write_text(out / "landscape.html", render_html(table, png, biases))
     return {k: written[k] for k in ("markdown", "html", "roc_overlay") if k in written}
 
 
@@ -129,7 +132,8 @@ def landscape_table(runs: Sequence[Mapping[str, Any]]) -> Table:
     """The landscape table of ``runs`` in the order given (see :func:`sort_runs`)."""
     classes, effs = _classes_and_effs(runs)
     columns = [Column("#", "#"), Column("run", "run"), Column("model", "model"), Column("family", "family"),
-               Column("representation", "representation"), Column("params", "params"),
+               Column("inductive bias", "inductive bias"), Column("representation", "representation"),
+               Column("params", "params"),
                Column("mean AUC", "mean AUC", "max"), Column("accuracy", "accuracy", "max")]  # fmt: skip
     columns += [Column(f"AUC {c}", f"AUC {html.escape(c)}", "max") for c in classes]
     for eff in effs:
@@ -147,7 +151,7 @@ def _row(rank: int, run: Mapping[str, Any], classes: list[str], effs: list[float
     rejection, n_bkg = m.get("rejection") or {}, m.get("n_background") or {}
     params = run.get("params")
     row: list[tuple[str, float | None]] = [(str(rank), None)]
-    row += [(_text(run.get(k)), None) for k in ("name", "model", "family", "representation")]
+    row += [(_text(run.get(k)), None) for k in ("name", "model", "family", "bias", "representation")]
     row.append((_count(params), None))
     row.append(_pm(m.get("macro_auc"), m.get("macro_auc_unc"), 4))
     row.append(_pm(m.get("accuracy"), m.get("accuracy_unc"), 4))
@@ -221,8 +225,26 @@ def _overlay_curves(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Cu
     return curves
 
 
-def render_markdown(table: Table) -> str:
-    """The table as GitHub markdown (best metric values bold), followed by the definitions."""
+def bias_section(runs: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, list[str]]]:
+    """(inductive bias, what it assumes, models) for the biases present, from none to the most physics."""
+    groups: dict[str, tuple[str, list[str]]] = {}
+    for run in runs:
+        label, note = run.get("bias"), run.get("bias_note")
+        if label and note:
+            models = groups.setdefault(str(label), (str(note), []))[1]
+            if run.get("model") not in models:
+                models.append(str(run.get("model")))
+    order = {b: i for i, b in enumerate(BIAS_ORDER)}
+    return [(b, note, models) for b, (note, models) in sorted(groups.items(), key=lambda kv: order.get(kv[0], 99))]
+
+
+_BIAS_INTRO = ("What each architecture assumes about a jet before it sees data, from none (engineered variables) "
+               "to exact symmetries of the physics. A stronger correct bias needs less data to learn the same "
+               "function; the table above shows where it pays at this data size.")
+
+
+def render_markdown(table: Table, biases: Sequence[tuple[str, str, list[str]]] = ()) -> str:
+    """The table as GitHub markdown (best metric values bold), the inductive biases, the definitions."""
     def cell(text: str) -> str:
         return text.replace("|", r"\|")
 
@@ -234,6 +256,9 @@ def render_markdown(table: Table) -> str:
     for row in table.rows:
         cells = [f"**{cell(t)}**" if b is not None and v == b else cell(t) for (t, v), b in zip(row, best)]
         lines.append("| " + " | ".join(cells) + " |")
+    if biases:
+        lines += ["", "## Inductive bias", "", _BIAS_INTRO, ""]
+        lines += [f"- **{b}** ({', '.join(models)}): {note}." for b, note, models in biases]
     lines += ["", "## Definitions", ""] + [f"- **{term}**: {text}." for term, text in DEFINITIONS]
     return "\n".join(lines) + "\n"
 
@@ -254,8 +279,9 @@ dt { font-weight: 600; margin-top: 0.4em; } dd { margin-left: 1.5em; }
 """
 
 
-def render_html(table: Table, roc_png: bytes | None) -> str:
-    """A self-contained HTML page: the table (best values highlighted), the ROC figure, the definitions."""
+def render_html(table: Table, roc_png: bytes | None, biases: Sequence[tuple[str, str, list[str]]] = ()) -> str:
+    """A self-contained HTML page: the table (best values highlighted), the ROC figure, the inductive
+    biases, the definitions."""
     best = [table.best(j) for j in range(len(table.columns))]
     head = "".join(f"<th>{c.html_header}</th>" for c in table.columns)
     body = []
@@ -272,6 +298,11 @@ def render_html(table: Table, roc_png: bytes | None) -> str:
         data = base64.b64encode(roc_png).decode("ascii")
         figure = f'<img src="data:image/png;base64,{data}" alt="ROC curves per class, every run overlaid">'
     terms = "".join(f"<dt>{html.escape(t)}</dt><dd>{html.escape(d)}.</dd>" for t, d in DEFINITIONS)
+    bias = ""
+    if biases:
+        items = "".join(f"<dt>{html.escape(b)} ({html.escape(', '.join(m))})</dt><dd>{html.escape(n)}.</dd>"
+                        for b, n, m in biases)
+        bias = f"<h2>Inductive bias</h2><p>{html.escape(_BIAS_INTRO)}</p><dl>{items}</dl>"
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         "<title>jetlab: tagger landscape</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
@@ -279,7 +310,7 @@ def render_html(table: Table, roc_png: bytes | None) -> str:
         f"<p>{len(table.rows)} runs, sorted by mean one-vs-rest AUC; the best value of each metric column "
         "is highlighted.</p>",
         f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>', *body, "</tbody></table></div>",
-        "<h2>ROC curves</h2>", figure, "<h2>Definitions</h2>", f"<dl>{terms}</dl>", "</body>", "</html>", "",
+        "<h2>ROC curves</h2>", figure, bias, "<h2>Definitions</h2>", f"<dl>{terms}</dl>", "</body>", "</html>", "",
     ])  # fmt: skip
 
 

@@ -104,18 +104,19 @@ def _ordered_classes(runs: Mapping[str, Mapping[str, Curve]]) -> list[str]:
 
 
 def plot_roc_overlay(runs: Mapping[str, Mapping[str, Curve]], path: str | os.PathLike[str],
-                     title: str = "") -> Path:
+                     title: str = "", dashed: Sequence[str] = ()) -> Path:
     """The landscape figure: one ROC panel per class (one-vs-rest), every run overlaid on it.
 
     ``runs`` maps run name -> class -> (tpr, fpr, auc). A run keeps its colour in every panel;
     each panel's legend gives every run's AUC for that class. Panels are laid out three per row.
+    Runs named in ``dashed`` (baselines such as one-variable cuts) are drawn dashed.
     """
     classes = _ordered_classes(runs)
     if not classes:
         raise ValueError("plot_roc_overlay needs at least one run with a ROC curve")
     ncols = min(3, len(classes))
     nrows = math.ceil(len(classes) / ncols)
-    all_styles = {name: run_style(i) for i, name in enumerate(runs)}
+    all_styles = {name: run_style(i) | ({"ls": "--"} if name in dashed else {}) for i, name in enumerate(runs)}
     with style_context(scale=0.45):
         fig = new_figure(5.6 * ncols, 5.2 * nrows + (0.4 if title else 0.0))
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()

@@ -8,6 +8,7 @@ name            builder                                 returns (mask: True = re
 ``sequence``    :func:`particle_features`              x (N, P, F) float32, mask (N, P) bool
 ``cloud``       :func:`point_cloud`                    points (N, P, 2), x (N, P, F), mask (N, P)
 ``graph``       :func:`jet_graphs`                     ``torch_geometric.data.Batch`` with kNN edges
+``efp``         :func:`efp_features`                   (N, G) float64 energy flow polynomials, d ≤ dmax
 =============== ====================================== ==================================================
 
 Every builder takes the `Jets` (or a slice of it) as its first argument and its options as keywords.
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jetlab.represent.cloud import four_momenta, lorentz_scalars, point_cloud
+from jetlab.represent.efp import efp_features, n_efp_features
 from jetlab.represent.graph import fully_connected_edges, jet_graphs, knn_indices, to_pyg
 from jetlab.represent.hlf import HLFScaler, hlf_matrix
 from jetlab.represent.image import jet_images
@@ -40,6 +42,8 @@ __all__ = [
     "to_pyg",
     "fully_connected_edges",
     "jet_graphs",
+    "efp_features",
+    "n_efp_features",
 ]
 
 REPRESENTATIONS: dict[str, Callable[..., Any]] = {
@@ -48,4 +52,5 @@ REPRESENTATIONS: dict[str, Callable[..., Any]] = {
     "sequence": particle_features,
     "cloud": point_cloud,
     "graph": jet_graphs,
+    "efp": efp_features,
 }

@@ -13,18 +13,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from jetlab.io.jets import Jets
-from jetlab.represent.sequence import ParticleView, stack_features
+from jetlab.represent.sequence import ParticleView, as_view, stack_features
 
 __all__ = ["point_cloud", "four_momenta", "lorentz_scalars"]
 
 
 def point_cloud(
-    jets: Jets, features: Sequence[str] | None = None, max_particles: int | None = None
+    jets: Jets | ParticleView, features: Sequence[str] | None = None, max_particles: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(points, x, mask)`` of every jet.
 
     Arguments:
-        jets: N jets with P particle slots.
+        jets: N jets with P particle slots, or their :class:`ParticleView` (then ``max_particles`` is unused).
         features: particle feature names (None = :func:`~jetlab.represent.sequence.default_features`).
         max_particles: keep the first (hardest) slots, or zero-pad up to this many.
 
@@ -37,14 +37,14 @@ def point_cloud(
         >>> points.shape, x.shape, mask.shape
         ((0, 5, 2), (0, 5, 2), (0, 5))
     """
-    view = ParticleView(jets, max_particles)
+    view = as_view(jets, max_particles)
     x = stack_features(view, features)  # (N, P, F)
     points = np.stack(view.deta_dphi, axis=-1).astype(np.float32)  # (N, P, 2)
     return points, x, view.mask
 
 
-def four_momenta(jets: Jets, max_particles: int | None = None) -> np.ndarray:
-    """(N, P, 4) float32 four-momenta (E, px, py, pz) in GeV, 0 at padded slots.
+def four_momenta(jets: Jets | ParticleView, max_particles: int | None = None) -> np.ndarray:
+    """(N, P, 4) float32 four-momenta (E, px, py, pz) in GeV, 0 at padded slots (``jets`` as in :func:`point_cloud`).
 
     For pairwise features (ParT interaction matrix: ln Δ, ln kT, ln z, ln m²) and Lorentz-equivariant
     models (LorentzNet), which need the momenta rather than the relative coordinates.
@@ -53,16 +53,14 @@ def four_momenta(jets: Jets, max_particles: int | None = None) -> np.ndarray:
         >>> four_momenta(Jets.empty(max_particles=3)).shape
         (0, 3, 4)
     """
-    view = ParticleView(jets, max_particles)
-    p4 = np.stack([view.column(c) for c in ("E", "px", "py", "pz")], axis=-1)  # (N, P, 4)
-    return p4.astype(np.float32)
+    return as_view(jets, max_particles).columns32(("E", "px", "py", "pz"))  # (N, P, 4)
 
 
 # Particle-ID classes by |PDG id|: electron, muon, photon, charged hadron, neutral hadron.
-_PID_CLASSES = ((11,), (13,), (22,))
+_PID_CLASSES = (11, 13, 22)
 
 
-def lorentz_scalars(jets: Jets, max_particles: int | None = None) -> np.ndarray:
+def lorentz_scalars(jets: Jets | ParticleView, max_particles: int | None = None) -> np.ndarray:
     """(N, P, S) float32 per-particle Lorentz scalars: charge and a particle-ID one-hot, 0 at padding.
 
     Lorentz-equivariant models (LorentzNet, PELICAN) may only see inputs that a boost leaves
@@ -73,12 +71,12 @@ def lorentz_scalars(jets: Jets, max_particles: int | None = None) -> np.ndarray:
         >>> lorentz_scalars(Jets.empty(max_particles=3)).shape
         (0, 3, 6)
     """
-    view = ParticleView(jets, max_particles)
+    view = as_view(jets, max_particles)
     n, p = view.mask.shape
-    if not {"charge", "pdgid"} <= set(jets.particle_names):
+    if not {"charge", "pdgid"} <= set(view.names):
         return np.zeros((n, p, 0), np.float32)
     charge, pid = view.column("charge"), np.abs(view.column("pdgid")).astype(np.int64)
-    onehot = [np.isin(pid, c) for c in _PID_CLASSES]
+    onehot = [pid == c for c in _PID_CLASSES]
     lepton_photon = np.logical_or.reduce(onehot)
     onehot += [view.mask & ~lepton_photon & (charge != 0), view.mask & ~lepton_photon & (charge == 0)]
     out = np.stack([charge, *onehot], axis=-1).astype(np.float32)

@@ -47,8 +47,9 @@ def knn_indices(points: Tensor, mask: Tensor, k: int) -> Tensor:
         k: neighbours per particle (>= 1).
 
     Returns:
-        (B, P, k) long, nearest first. A real particle with fewer than k real neighbours repeats its
-        nearest real neighbour in the missing places, or itself when it is alone in its jet. Rows of
+        (B, P, k) long, nearest first (equally distant ones in slot order on CPU). A real particle with
+        fewer than k real neighbours repeats its nearest real neighbour in the missing places, or itself
+        when it is alone in its jet. Rows of
         padded slots hold their own index (they are padding; use ``mask`` to drop them).
         Slots past the last real particle of the batch are skipped in the (B, P, P) distance matrix.
 
@@ -59,6 +60,8 @@ def knn_indices(points: Tensor, mask: Tensor, k: int) -> Tensor:
     """
     if k < 1:
         raise ValueError(f"knn_indices: k must be >= 1, got {k}")
+    if _numpy_ok(points):
+        return torch.from_numpy(_knn_slots(points.numpy(), mask.numpy(), k))
     b, p = mask.shape
     own = torch.arange(p, device=mask.device).view(1, p, 1).expand(b, p, k)  # (B, P, k)
     used = mask.any(dim=0).nonzero()  # (U, 1) slots real in some jet
@@ -73,6 +76,8 @@ def _knn(points: Tensor, mask: Tensor, k: int, own: Tensor) -> Tensor:
     b, n = mask.shape
     if n == 0:
         return own
+    if _numpy_ok(points):
+        return torch.from_numpy(_knn_numpy(points.numpy(), mask.numpy(), k))
     eye = torch.eye(n, dtype=torch.bool, device=mask.device)  # (n, n)
     d2 = _distance2(points).masked_fill_(~mask[:, None, :] | eye, math.inf)  # (B, n, n)
     dist, idx = d2.topk(min(k, n), dim=-1, largest=False)  # (B, n, min(k, n)) ascending
@@ -82,6 +87,56 @@ def _knn(points: Tensor, mask: Tensor, k: int, own: Tensor) -> Tensor:
     nearest = torch.where(torch.isfinite(dist[..., :1]), idx[..., :1], own[..., :1])  # (B, n, 1)
     idx = torch.where(torch.isfinite(dist), idx, nearest)  # (B, n, k)
     return torch.where(mask[..., None], idx, own)  # (B, n, k)
+
+
+def _numpy_ok(points: Tensor) -> bool:
+    """Eager CPU float tensors (the data loader, CPU training) take the numpy path; GPU and tracing stay in torch."""
+    tracing = (torch.compiler.is_compiling() or torch.compiler.is_exporting() or torch.jit.is_tracing()
+               or torch.onnx.is_in_onnx_export())
+    return points.device.type == "cpu" and points.dtype in (torch.float32, torch.float64) and not tracing
+
+
+def _knn_slots(points: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    """:func:`knn_indices` in numpy: (B, P, k) int64 from (B, P, 2) points and (B, P) mask."""
+    b, p = mask.shape
+    out = np.empty((b, p, k), np.int64)
+    out[:] = np.arange(p)[None, :, None]  # (B, P, k) own index: the rows of padded slots
+    used = np.flatnonzero(mask.any(axis=0))  # slots real in some jet
+    n = int(used[-1]) + 1 if used.size else 0  # slots >= n are padding everywhere
+    if n:
+        out[:, :n] = _knn_numpy(points[:, :n], mask[:, :n], k)
+    return out
+
+
+def _knn_numpy(points: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    """:func:`_knn` in numpy, for eager CPU calls (the data loader): same distances, and ties in slot order.
+
+    numpy's argsort is several times faster than torch's CPU ``topk``, and single-threaded numpy pays no
+    thread-pool wake-up per operation (which dominates on busy machines). Rows with a tie among their k + 1
+    nearest are sorted again stably.
+    """
+    b, n = mask.shape
+    eta, phi = points[..., 0], points[..., 1]  # (B, n) each
+    d2 = np.square(eta[:, :, None] - eta[:, None, :])  # (B, n, n)
+    dphi = np.abs(phi[:, :, None] - phi[:, None, :])  # (B, n, n) in [0, 2π)
+    d2 += np.square(np.minimum(dphi, 2 * math.pi - dphi))  # (B, n, n)
+    np.putmask(d2, ~mask[:, None, :] | np.eye(n, dtype=bool), np.inf)  # (B, n, n) no padding, no self
+    m = min(k + 1, n)
+    idx = np.argsort(d2, axis=-1)[..., :m]  # (B, n, m) ties in any order
+    rows = np.arange(b * n).reshape(b, n, 1) * n  # (B, n, 1) flat offset of every row
+    dist = np.take(d2, idx + rows)  # (B, n, m)
+    tied = ((dist[..., 1:] == dist[..., :-1]) & np.isfinite(dist[..., 1:])).any(axis=-1)  # (B, n)
+    if tied.any():
+        idx[tied] = np.argsort(d2[tied], axis=-1, kind="stable")[..., :m]
+        dist[tied] = np.take(d2, idx[tied] + rows[tied])
+    idx, finite = idx[..., :k], np.isfinite(dist[..., :k])  # (B, n, min(k, n)) each
+    if k > n:
+        idx = np.concatenate([idx, np.zeros((b, n, k - n), idx.dtype)], axis=-1)  # (B, n, k)
+        finite = np.concatenate([finite, np.zeros((b, n, k - n), bool)], axis=-1)  # (B, n, k)
+    own = np.arange(n)[None, :, None]  # (1, n, 1)
+    nearest = np.where(finite[..., :1], idx[..., :1], own)  # (B, n, 1)
+    idx = np.where(finite, idx, nearest)  # (B, n, k)
+    return np.where(mask[..., None], idx, own).astype(np.int64)  # (B, n, k)
 
 
 def _node_ids(mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -108,27 +163,37 @@ def to_pyg(points: Tensor, x: Tensor, mask: Tensor, k: int = 16, y: Tensor | Non
     """
     from torch_geometric.data import Batch, Data
 
-    points, x = torch.as_tensor(points, dtype=torch.float32), torch.as_tensor(x, dtype=torch.float32)
-    mask = torch.as_tensor(mask, dtype=torch.bool)
+    device = mask.device if isinstance(mask, Tensor) else torch.device("cpu")
+    points, x, mask = _array(points, np.float32), _array(x, np.float32), _array(mask, np.bool_)
     b, p = mask.shape
-    node, ptr = _node_ids(mask)  # (B, P), (B + 1,)
-    nbr = knn_indices(points, mask, k)  # (B, P, k) slot indices
-    src = node.gather(1, nbr.flatten(1)).view(b, p, k)[mask]  # (M, k) global id of neighbour j
-    dst = node[mask][:, None].expand(-1, k)  # (M, k) global id of centre i
-    counts = ptr[1:] - ptr[:-1]  # (B,)
+    counts = mask.sum(axis=1)  # (B,)
+    ptr = np.concatenate([[0], np.cumsum(counts)])  # (B + 1,)
+    node = np.cumsum(mask.ravel()) - 1  # (B·P,) global node id of every real slot
+    jet = np.repeat(np.arange(b), counts)  # (M,) jet of every node
+    nbr = _knn_slots(points, mask, k)[mask]  # (M, k) slot ids of the neighbours
+    src = node[nbr + (jet * p)[:, None]]  # (M, k) global id of neighbour j
+    dst = np.repeat(np.arange(len(jet)), k)  # (M·k,) global id of centre i
+
+    def tensor(a: np.ndarray) -> Tensor:
+        return torch.from_numpy(a).to(device)
+
     out = Batch(_base_cls=Data)
-    out.x, out.pos = x[mask], points[mask]  # (M, F), (M, 2)
-    out.edge_index = torch.stack([src.flatten(), dst.flatten()])  # (2, M * k)
-    out.batch = torch.arange(b, device=mask.device).repeat_interleave(counts)  # (M,)
-    out.ptr = ptr  # (B + 1,)
-    zeros = torch.zeros(b, dtype=torch.long, device=mask.device)
-    slices = {"x": ptr, "pos": ptr, "edge_index": ptr * k}
-    incs = {"x": zeros, "pos": zeros, "edge_index": ptr[:-1]}
+    out.x, out.pos = tensor(x[mask]), tensor(points[mask])  # (M, F), (M, 2)
+    out.edge_index = tensor(np.stack([src.ravel(), dst]))  # (2, M * k)
+    out.batch, out.ptr = tensor(jet), tensor(ptr)  # (M,), (B + 1,)
+    zeros = torch.zeros(b, dtype=torch.long, device=device)
+    slices = {"x": out.ptr, "pos": out.ptr, "edge_index": out.ptr * k}
+    incs = {"x": zeros, "pos": zeros, "edge_index": out.ptr[:-1]}
     if y is not None:
         out.y = torch.as_tensor(y)  # (B,)
-        slices["y"], incs["y"] = torch.arange(b + 1, device=mask.device), zeros
+        slices["y"], incs["y"] = torch.arange(b + 1, device=device), zeros
     out._num_graphs, out._slice_dict, out._inc_dict = b, slices, incs
     return out
+
+
+def _array(a: Tensor | np.ndarray, dtype: type) -> np.ndarray:
+    a = a.detach().cpu().numpy() if isinstance(a, Tensor) else np.asarray(a)
+    return a.astype(dtype, copy=False)
 
 
 def fully_connected_edges(mask: Tensor) -> Tensor:

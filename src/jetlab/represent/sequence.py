@@ -38,6 +38,7 @@ __all__ = [
     "COURSE7",
     "PARTICLE_TYPES",
     "ParticleView",
+    "as_view",
     "default_features",
     "particle_features",
     "stack_features",
@@ -71,11 +72,19 @@ class ParticleView:
         self.jet = np.asarray(jets.jet, np.float64)  # (N, 4) pt, eta, phi, mass
         self.mask = np.arange(width)[None, :] < np.asarray(jets.n_particles)[:, None]  # (N, P')
 
-    def column(self, name: str) -> np.ndarray:
-        """(N, P) float64 values of one stored particle column, 0 at padded slots."""
+    def _index(self, name: str) -> int:
         if name not in self.names:
             raise FormatError(f"particle feature {name!r} not in this dataset ({', '.join(self.names)})")
-        return np.where(self.mask, self.constituents[..., self.names.index(name)], 0.0)
+        return self.names.index(name)
+
+    def column(self, name: str) -> np.ndarray:
+        """(N, P) float64 values of one stored particle column, 0 at padded slots."""
+        return np.where(self.mask, self.constituents[..., self._index(name)], 0.0)
+
+    def columns32(self, names: Sequence[str]) -> np.ndarray:
+        """(N, P, len(names)) float32 stored columns, 0 at padded slots (no float64 round trip)."""
+        cols = self.constituents[..., [self._index(n) for n in names]]  # (N, P, C)
+        return np.where(self.mask[..., None], cols, 0).astype(np.float32, copy=False)
 
     @cached_property
     def pt(self) -> np.ndarray:
@@ -98,6 +107,10 @@ class ParticleView:
     def abs_pdgid(self) -> np.ndarray:
         return np.abs(np.rint(self.column("pdgid"))).astype(np.int64)  # (N, P)
 
+    @cached_property
+    def is_charged_hadron(self) -> np.ndarray:
+        return np.isin(self.abs_pdgid, _CHARGED_HADRONS)  # (N, P) bool
+
     def log(self, value: np.ndarray) -> np.ndarray:
         """log(max(value, 1e-8)) at real slots, 0 at padded slots."""
         return np.where(self.mask, np.log(np.maximum(value, _TINY)), 0.0)
@@ -105,6 +118,11 @@ class ParticleView:
     def ratio(self, value: np.ndarray, per_jet: np.ndarray) -> np.ndarray:
         """value / per_jet[:, None], with a jet total <= 0 treated as 1."""
         return value / np.where(per_jet > 0, per_jet, 1.0)[:, None]
+
+
+def as_view(jets: Jets | ParticleView, max_particles: int | None = None) -> ParticleView:
+    """``jets`` itself when it is already a view (built once per batch and shared), else a new view."""
+    return jets if isinstance(jets, ParticleView) else ParticleView(jets, max_particles)
 
 
 def _dr(v: ParticleView) -> np.ndarray:
@@ -124,10 +142,8 @@ _BUILDERS: dict[str, tuple[tuple[str, ...], Callable[[ParticleView], np.ndarray]
     "is_electron": (("pdgid",), lambda v: v.abs_pdgid == 11),
     "is_muon": (("pdgid",), lambda v: v.abs_pdgid == 13),
     "is_photon": (("pdgid",), lambda v: v.abs_pdgid == 22),
-    "is_charged_hadron": (("pdgid",), lambda v: np.isin(v.abs_pdgid, _CHARGED_HADRONS)),
-    "is_neutral_hadron": (
-        ("pdgid",), lambda v: (v.abs_pdgid >= 100) & ~np.isin(v.abs_pdgid, _CHARGED_HADRONS)
-    ),
+    "is_charged_hadron": (("pdgid",), lambda v: v.is_charged_hadron),
+    "is_neutral_hadron": (("pdgid",), lambda v: (v.abs_pdgid >= 100) & ~v.is_charged_hadron),
     "etarel": ((), lambda v: v.deta_dphi[0]),
     "phirel": ((), lambda v: v.deta_dphi[1]),
     "pt": ((), lambda v: v.pt),
@@ -193,7 +209,8 @@ def stack_features(view: ParticleView, features: Sequence[str] | None = None) ->
     """(N, P, F) float32 features of a :class:`ParticleView`, exactly 0 at padded slots."""
     features = default_features(view.names) if features is None else tuple(features)
     check_features(features, view.names)
-    cols = [np.asarray(_BUILDERS[f][1](view), np.float32) for f in features]  # F x (N, P)
-    x = np.stack(cols, axis=-1) if cols else np.zeros((*view.mask.shape, 0), np.float32)  # (N, P, F)
+    x = np.empty((*view.mask.shape, len(features)), np.float32)  # (N, P, F)
+    for i, f in enumerate(features):
+        x[..., i] = _BUILDERS[f][1](view)  # (N, P), cast to float32
     x[~view.mask] = 0.0
     return x

@@ -8,6 +8,7 @@ from typing import Any
 
 from jetlab.errors import InputError
 from jetlab.models import get_spec
+from jetlab.report.bias import inductive_bias
 
 __all__ = ["collect_runs"]
 
@@ -24,7 +25,8 @@ def collect_runs(runs: list[str | Path]) -> list[dict[str, Any]]:
         except ValueError:
             raise InputError(f"{path}: not valid JSON") from None
         spec = get_spec(res["model"])
-        out.append({"name": run.name, "model": res["model"], "family": spec.family,
+        bias, why = inductive_bias(spec.name, spec.family)
+        out.append({"name": run.name, "model": res["model"], "family": spec.family, "bias": bias, "bias_note": why,
                     "representation": spec.representation, "params": res.get("params"),
                     "train_time_s": res.get("train_time_s"), "inference_jets_per_s": res.get("inference_jets_per_s"),
                     "metrics": res["metrics"], "roc": res["roc"]})

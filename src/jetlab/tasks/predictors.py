@@ -63,7 +63,19 @@ BACKENDS: dict[str, Callable[[Path], Predictor]] = {"torch": _torch, "onnx": _on
 
 
 def load_predictor(run: str | Path, backend: str = "torch") -> Predictor:
-    """The predictor of ``run`` for ``backend`` (``torch`` | ``onnx``)."""
+    """The predictor of ``run`` for ``backend`` (``torch`` | ``onnx``).
+
+    Fitted models (``bdt``, ``efp_linear``, cuts: ``RUN/estimator.json``) always run in their own
+    library (LightGBM, numpy); ``backend`` chooses how the PyTorch models run.
+    """
     if backend not in BACKENDS:
         raise UsageError(f"--backend: {backend!r} unknown (known: {', '.join(BACKENDS)})")
-    return BACKENDS[backend](Path(run))
+    run = Path(run)
+    if (run / "estimator.json").is_file():
+        if backend != "torch":
+            raise UsageError(f"--backend {backend}: {run} holds a fitted (non-PyTorch) model; evaluate it without "
+                             "--backend")
+        from jetlab.tasks.estimator import EstimatorPredictor
+
+        return EstimatorPredictor(run)
+    return BACKENDS[backend](run)

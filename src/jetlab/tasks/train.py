@@ -7,6 +7,7 @@ RUN/ holds ``config.yaml`` (resolved), ``representation.json`` (features, HLF sc
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -15,14 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 import yaml
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins import TorchCheckpointIO
 
 from jetlab.data.batches import BatchBuilder
 from jetlab.data.module import JetDataModule
 from jetlab.errors import UsageError
-from jetlab.models import count_parameters
+from jetlab.io.atomic import atomic_write, atomic_write_text, remove_stale
+from jetlab.models import count_parameters, get_spec
 from jetlab.represent import HLFScaler
 from jetlab.tasks.classify import ClassifierModule
 from jetlab.tasks.config import RunConfig
@@ -33,7 +37,7 @@ __all__ = ["train", "save_builder", "load_builder"]
 def save_builder(builder: BatchBuilder, path: Path) -> None:
     state = {"config": builder.config.to_dict(), "features": list(builder.features), "n_scalars": builder.n_scalars,
              "scaler": builder.scaler.to_dict() if builder.scaler is not None else None}
-    path.write_text(json.dumps(state, indent=2))
+    atomic_write_text(path, json.dumps(state, indent=2))
 
 
 def load_builder(path: Path) -> BatchBuilder:
@@ -55,6 +59,28 @@ def _check_resume(cfg: RunConfig, out: Path) -> Path:
         if before != now:
             raise UsageError(f"--resume: {out} was trained with {key} {before!r}, not {now!r}")
     return last
+
+
+def _previous_time(out: Path) -> float:
+    """Training time of the runs before this resume; 0 when none finished (killed before train.json)."""
+    try:
+        return float(json.loads((out / "train.json").read_text()).get("train_time_s", 0.0))
+    except (OSError, ValueError, AttributeError):
+        return 0.0
+
+
+class _AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written beside their target and renamed when whole: a kill or a full disk never
+    leaves a partial ``last.ckpt`` (Lightning's own save goes through the system temp directory and,
+    across filesystems, copies into the target in place)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        if storage_options is not None:
+            raise TypeError("storage_options is not supported by jetlab's checkpoint writer")
+        buf = io.BytesIO()
+        torch.save(checkpoint, buf)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, buf.getvalue())
 
 
 def _log_version(out: Path, resume: bool) -> str:
@@ -81,7 +107,7 @@ def _trainer(cfg: RunConfig, out: Path, resume: bool = False) -> L.Trainer:
         callbacks=callbacks, logger=CSVLogger(out, name="logs", version=_log_version(out, resume)),
         enable_progress_bar=t.progress,
         gradient_clip_val=t.gradient_clip, deterministic=t.deterministic, log_every_n_steps=1,
-        enable_model_summary=False,
+        enable_model_summary=False, plugins=[_AtomicCheckpointIO()],
     )
 
 
@@ -105,6 +131,10 @@ def _task_objects(cfg: RunConfig, builder: BatchBuilder | None) -> tuple[JetData
 
 def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
     """Train ``cfg`` into run directory ``out``; ``resume`` continues from ``last.ckpt``."""
+    if get_spec(cfg.model).engine == "fit":  # BDT, linear discriminant, cut: one fit, no Lightning loop
+        from jetlab.tasks.estimator import fit_run
+
+        return fit_run(cfg, out, resume)
     out = Path(out)
     ckpt = _check_resume(cfg, out) if resume else None
     child = os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
@@ -115,12 +145,16 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, An
     trainer = _trainer(cfg, out, resume)
     if trainer.is_global_zero:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        remove_stale(out / "checkpoints")  # *.tmp of a killed run's checkpoint write
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         save_builder(dm.builder, out / "representation.json")
     start = time.perf_counter()
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt)
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=ckpt)
+    except OSError as e:  # full disk, file size limit: name the run (Lightning's errors often name no file)
+        raise type(e)(e.errno, e.strerror or str(e), e.filename or str(out)) from None
     elapsed = time.perf_counter() - start
-    previous = json.loads((out / "train.json").read_text()).get("train_time_s", 0.0) if resume else 0.0
+    previous = _previous_time(out) if resume else 0.0
     best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
     summary = {"task": cfg.task, "model": cfg.model, "classes": cfg.selection.names,
                "params": count_parameters(module.model),
@@ -129,5 +163,5 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, An
                "train_time_s": previous + elapsed, "n_train": len(dm.splits["train"][1]),
                "n_val": len(dm.splits["val"][1]), "n_test": len(dm.splits["test"][1])}
     if trainer.is_global_zero:
-        (out / "train.json").write_text(json.dumps(summary, indent=2))
+        atomic_write_text(out / "train.json", json.dumps(summary, indent=2))
     return summary

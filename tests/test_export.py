@@ -1,0 +1,131 @@
+"""ONNX export: every classifier exports, ONNX Runtime agrees with torch at other batch sizes and particle
+counts, `jetlab export` + `evaluate --backend onnx` reproduce the torch AUCs, and failures are one line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from jetlab.cli import main
+from jetlab.data.batches import BatchBuilder, RepresentationConfig
+from jetlab.errors import UsageError
+from jetlab.export import OnnxPredictor, _operator, export_model, onnx_session
+from jetlab.models import create, get_spec, list_models
+from jetlab.tasks.config import resolve_config
+from jetlab.tasks.train import train
+from tests.conftest import make_jets, make_separable_jets, write_dataset
+
+MODELS = [s.name for s in list_models(task="classify") if getattr(s, "engine", "torch") == "torch"]
+NOT_EXPORTABLE: dict[str, str] = {}  # model -> operator it fails on (none at present)
+K = 3  # kNN neighbours of graph representations
+# Small widths and depths keep each export to seconds; a model not listed (or a key it lacks) keeps its defaults.
+TINY: dict[str, dict[str, Any]] = {
+    "mlp": {"hidden": (8, 8), "dropout": 0.1}, "resnet": {"channels": (4, 8), "blocks": (1, 1)},
+    "deepsets": {"phi": (8, 8), "rho": (8,)}, "pfn": {"phi": (8, 8), "f": (8,)}, "efn": {"phi": (8, 8), "f": (8,)},
+    "pointnet": {"widths": (8, 8), "head": (8,)}, "gru": {"hidden": 8}, "lstm": {"hidden": 8},
+    "set_transformer": {"dim": 8, "heads": 2, "ff": 8, "blocks": 1, "head": (8,)},
+    "part": {"embed_dims": (8,), "pair_embed_dims": (8,), "num_heads": 2, "num_layers": 1, "ffn_ratio": 1},
+    "part_lite": {"embed_dims": (8,), "pair_embed_dims": (8,), "num_heads": 2, "num_layers": 1, "ffn_ratio": 1},
+    "gcn": {"hidden": (8, 8), "fc": (8,)}, "gat": {"hidden": (8, 8), "heads": 2, "fc": (8,)},
+    "particlenet": {"k": K, "blocks": ((8, 8), (8, 8)), "fc": (8,)},
+    "particlenet_lite": {"k": K, "blocks": ((8, 8), (8, 8)), "fc": (8,)},
+    "interaction_net": {"edge_dims": (8,), "node_dims": (8,), "head_dims": (8,)},
+    "lorentznet": {"hidden": 8, "n_layers": 1}, "pelican": {"width": 8, "n_layers": 1, "decoder": 8},
+}
+
+
+def tiny(name: str) -> dict[str, Any]:
+    known = get_spec(name).defaults
+    return {k: v for k, v in TINY.get(name, {}).items() if k in known}
+
+
+def builder_for(name: str, max_particles: int) -> BatchBuilder:
+    cfg = RepresentationConfig(get_spec(name).representation, max_particles=max_particles, image_bins=16, k=K)
+    return BatchBuilder(cfg).fit(make_jets(20, seed=9))
+
+
+@torch.no_grad()
+def ort_vs_torch(onnx: Path, inputs: list[str], model: torch.nn.Module, batch: dict[str, Any]) -> float:
+    got = onnx_session(onnx).run(["probs"], {n: batch[n].numpy() for n in inputs})[0]
+    want = torch.softmax(model(batch), dim=1).numpy()
+    assert got.shape == want.shape
+    return float(np.abs(got - want).max())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_classifier_exports(name: str, tmp_path: Path) -> None:
+    """Export at B = 10, P = 14, then run ONNX Runtime at B = 5, P = 23 on jets with fewer particles than P."""
+    builder = builder_for(name, 14)
+    torch.manual_seed(0)
+    model = create(name, n_classes=3, dims=builder.dims(), **tiny(name)).eval()
+    batch = builder(make_jets(10, max_particles=12, seed=1))
+    if name in NOT_EXPORTABLE:
+        with pytest.raises(UsageError, match=f"{name}: cannot export to ONNX: operator {NOT_EXPORTABLE[name]}"):
+            export_model(model, batch, tmp_path / "m.onnx", name=name, graph_k=K)
+        return
+    res = export_model(model, batch, tmp_path / "m.onnx", name=name, graph_k=K)
+    assert res["max_abs_diff"] < 1e-4 and res["n_checked"] == 10
+    other = dataclasses.replace(builder, config=dataclasses.replace(builder.config, max_particles=23))
+    assert ort_vs_torch(tmp_path / "m.onnx", res["inputs"], model, other(make_jets(5, max_particles=20, seed=2))) < 1e-4
+    assert not list(tmp_path.glob("*.tmp")), "temporary files left behind"
+
+
+def test_unexportable_model_fails_in_one_line(tmp_path: Path) -> None:
+    """A bidirectional GRU keeps its packed sequences (no dense path): the error names the operator."""
+    builder = builder_for("gru", 8)
+    model = create("gru", n_classes=2, dims=builder.dims(), hidden=4, head=(4,), head_dropout=0.0, bidirectional=True)
+    with pytest.raises(UsageError) as err:
+        export_model(model, builder(make_jets(4, max_particles=8)), tmp_path / "m.onnx", name="gru")
+    msg = str(err.value)  # the exporters name no operator here: the innermost error and the model line
+    assert "\n" not in msg and msg.startswith("gru: cannot export to ONNX: ") and "rnn.py:" in msg, msg
+    assert not (tmp_path / "m.onnx").exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_operator_named_from_exporter_errors() -> None:
+    dispatch = RuntimeError("Error ... No ONNX function found for <OpOverload(op='aten.sort', overload='stable')>.")
+    assert _operator(RuntimeError("step 3/3 failed\nnext"), dispatch) == "operator aten::sort unsupported"
+    legacy = RuntimeError("Exporting the operator 'aten::_pack_padded_sequence' to ONNX opset version 18 ...")
+    assert _operator(legacy) == "operator aten::_pack_padded_sequence unsupported"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = write_dataset(tmp_path_factory.mktemp("sep") / "d", make_separable_jets(200))
+    out = tmp_path_factory.mktemp("runs") / "pfn"
+    cfg = resolve_config("pfn", str(data), overrides={"hparams": {"phi": [16, 16], "f": [16]},
+                                                     "trainer": {"epochs": 2, "batch_size": 64, "progress": False}})
+    train(cfg, out)
+    return out
+
+
+def test_cli_export_then_evaluate_onnx(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(run), "--onnx", str(run / "model.onnx")]) == 0
+    assert "max |diff|" in capsys.readouterr().out
+    record = json.loads((run / "export.json").read_text())
+    assert record["onnx"] == "model.onnx" and record["max_abs_diff"] < 1e-4 and record["n_checked"] > 0
+    assert record["inputs"] == ["x", "mask"] and len(record["class_names"]) == 5
+    aucs = {}
+    for backend in ("torch", "onnx"):
+        assert main(["evaluate", str(run), "--backend", backend, "--out", str(run / backend)]) == 0
+        aucs[backend] = json.loads((run / backend / "metrics.json").read_text())["metrics"]["auc"]
+    assert json.loads((run / "onnx" / "metrics.json").read_text())["backend"] == "onnx"
+    flat = {b: np.array([v["value"] if isinstance(v, dict) else v for v in a.values()], float) for b, a in aucs.items()}
+    np.testing.assert_allclose(flat["onnx"], flat["torch"], atol=1e-4)
+    predictor = OnnxPredictor.from_run(run)
+    assert predictor.backend == "onnx" and predictor.n_params > 0 and predictor.hparams["model"] == "pfn"
+    assert predictor.hparams["class_names"] == record["class_names"]
+
+
+def test_missing_export_is_one_line(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bare = tmp_path / "bare"
+    shutil.copytree(run, bare, ignore=shutil.ignore_patterns("export.json", "*.onnx"))
+    assert main(["evaluate", str(bare), "--backend", "onnx"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"jetlab export {bare} --onnx" in err
