@@ -35,7 +35,8 @@ DEFAULT_MODELS = ("mlp", "cnn", "resnet", "gru", "lstm", "deepsets", "pfn", "efn
                   "bdt", "efp_linear")
 # Binary top tagging: the physicist's baselines (cuts, BDT, linear EFPs) next to the deep sets, graph,
 # transformer and Lorentz-equivariant networks, on the same jets and budget.
-TOP_MODELS = ("cut_tau32", "cut_mass", "bdt", "efp_linear", "pfn", "particlenet", "part", "lorentznet", "pelican")
+TOP_MODELS = ("cut_tau32", "cut_mass", "bdt", "efp_linear", "pfn", "particlenet", "particlenet_lite", "part",
+              "lorentznet", "pelican")
 
 
 def main() -> None:

@@ -77,6 +77,23 @@ def test_every_classifier_exports(name: str, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp")), "temporary files left behind"
 
 
+@pytest.mark.parametrize(("k", "p"), [(3, 14), (8, 6)])
+def test_particlenet_export_awkward_jets(k: int, p: int, tmp_path: Path) -> None:
+    """The packed export path (folded BatchNorm, repeated neighbour places subtracted) on a lone particle,
+    jets with fewer than k + 1 particles, an empty jet and k > P; BatchNorm statistics not the identity."""
+    builder = builder_for("particlenet", p)
+    torch.manual_seed(0)
+    model = create("particlenet", n_classes=3, dims=builder.dims(), k=k, blocks=((8, 8), (8, 8)), fc=(8,)).eval()
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)):
+        for t, lo, hi in zip((bn.running_mean, bn.running_var, bn.weight, bn.bias), (-1, .5, .5, -1), (1, 2, 2, 1)):
+            t.data.uniform_(lo, hi)
+    jets = make_jets(10, max_particles=p, seed=1)
+    res = export_model(model, builder(jets), tmp_path / "m.onnx", name="pn", graph_k=k)
+    batch = builder(make_jets(6, max_particles=p, seed=3))
+    batch["mask"] = torch.arange(p)[None] < torch.tensor([1, 2, 3, 0, p, k + 1])[:, None]  # padding keeps its values
+    assert ort_vs_torch(tmp_path / "m.onnx", res["inputs"], model, batch) < 1e-5
+
+
 def test_unexportable_model_fails_in_one_line(tmp_path: Path) -> None:
     """A bidirectional GRU keeps its packed sequences (no dense path): the error names the operator."""
     builder = builder_for("gru", 8)

@@ -11,9 +11,9 @@ The exported graph takes plain named tensors and returns class probabilities::
     graph           x, mask, points (the kNN graph is built inside)     probs (B, C)
 
 B is dynamic for every model, P (particles per jet) for particle and graph models: a graph exported
-with P = 64 runs on batches padded to any P. Set and graph models whose eager code packs the real
-particles (``nonzero``, trimming of padding) take a dense path while exporting
-(:func:`jetlab.models.layers.exporting`), with the same scores.
+with P = 64 runs on batches padded to any P. Set and graph models whose eager code trims padding take a
+dense path while exporting (:func:`jetlab.models.layers.exporting`), with the same scores; ParticleNet's
+edge convolutions pack the real particles (``NonZero``, a data-dependent size) in the graph too.
 
 Where things live: ``jetlab export RUN --onnx FILE`` writes FILE (atomically) and records it in
 ``RUN/export.json`` (ONNX path, input names, class names, representation, the checked difference).

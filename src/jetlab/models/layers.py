@@ -123,11 +123,11 @@ def masked_max(h: Tensor, mask: Tensor) -> Tensor:
 
 
 def exporting() -> bool:
-    """True while ``torch.export`` / ONNX export traces a model: take the dense path, without ``nonzero``.
+    """True while ``torch.export`` / ONNX export traces a model: take the export path (same scores in eval mode).
 
-    Packing the real entries (``x[mask]``, ``nonzero``, trimming padding) gives data-dependent shapes that
-    exported graphs cannot hold; the dense paths compute every slot and zero the padded ones (same scores
-    in eval mode, where BatchNorm uses its running statistics).
+    Trimming padding (a Python int from the data) cannot be traced; the dense paths compute every slot and
+    zero the padded ones. Packing with ``nonzero`` exports (a data-dependent size, ONNX ``NonZero``) where its
+    gain pays, as in ParticleNet's edge convolution (:meth:`jetlab.models.particlenet.EdgeConvBlock._packed`).
     """
     return torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export()
 

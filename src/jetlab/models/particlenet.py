@@ -1,8 +1,9 @@
 """ParticleNet: dynamic graph CNN (EdgeConv blocks) on the jet as a point cloud.
 
 Dense implementation on (B, P, ·) tensors: kNN runs over real particles only, edges are packed
-(only real centre → real neighbour pairs are computed), BatchNorm sees real particles/edges only,
-and padded slots are 0 after every block. Mask convention: ``mask`` (B, P) bool, True = real.
+(only real centre → real neighbour pairs are computed; while exporting, the real centres with all k
+neighbour places), BatchNorm sees real particles/edges only, and padded slots are 0 after every block.
+Mask convention: ``mask`` (B, P) bool, True = real.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class EdgeConvBlock(nn.Module):
         if idx is None:
             idx = feature_knn(x, mask, self.k)  # (B, P, k)
         if exporting():
-            return self._dense(x, mask, idx)
+            return self._packed(x, mask, idx)
         bb, i, r = neighbour_mask(mask, self.k).nonzero(as_tuple=True)  # (E,) each: jet, centre, rank
         flat = x.reshape(b * p, c)  # (B·P, C)
         centre, nbr = bb * p + i, bb * p + idx[bb, i, r]  # (E,) each
@@ -88,18 +89,30 @@ class EdgeConvBlock(nn.Module):
         out = torch.relu(agg + masked_apply(self.shortcut, x, mask))  # (B, P, C')
         return out * mask[..., None]  # (B, P, C')
 
-    def _dense(self, x: Tensor, mask: Tensor, idx: Tensor) -> Tensor:
-        """:meth:`forward` on all B·P·k edges, those with a padded end zeroed (export path; same outputs in eval)."""
+    def _packed(self, x: Tensor, mask: Tensor, idx: Tensor) -> Tensor:
+        """:meth:`forward` for export (eval mode, same outputs): the N real particles packed (``nonzero``, a
+        data-dependent size the exported graph holds), each with all its k neighbour places.
+
+        The first Linear's BatchNorm is folded into it (``s ⊙ Θ x + t``). Places r ≥ n - 1 repeat place 0
+        (:func:`feature_knn`), so the sum over real neighbours is ``Σ_r h_r - (k - c) h_0``, c = min(k, n - 1):
+        no (N, k, C') mask.
+        """
         b, p, c = x.shape
         flat = x.reshape(b * p, c)  # (B·P, C)
-        nbr = (idx + (torch.arange(b, device=x.device) * p).view(b, 1, 1)).reshape(-1)  # (B·P·k,)
-        w_a, w_b = self.edge_mlp[0].weight.chunk(2, dim=1)  # (C', C) each
-        h = (flat @ (w_a - w_b).T)[:, None, :] + (flat @ w_b.T)[nbr].view(b * p, self.k, -1)  # (B·P, k, C')
-        h = self.edge_mlp[1:](h.reshape(b * p * self.k, -1)).view(b, p, self.k, -1)  # (B, P, k, C')
-        h = torch.where(neighbour_mask(mask, self.k)[..., None], h, 0.0)  # (B, P, k, C')
-        count = (mask.sum(1, keepdim=True) - 1).clamp(min=1, max=self.k)  # (B, 1)
-        out = torch.relu(h.sum(2) / count[..., None] + masked_apply(self.shortcut, x, mask))  # (B, P, C')
-        return out * mask[..., None]  # (B, P, C')
+        real = mask.reshape(-1).nonzero().squeeze(1)  # (N,) slots of real particles
+        n = real.shape[0]
+        nbr = (idx + (torch.arange(b, device=x.device) * p).view(b, 1, 1)).reshape(b * p, self.k)[real]  # (N, k)
+        lin, bn = self.edge_mlp[0], self.edge_mlp[1]
+        scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)  # (C',)
+        w_a, w_b = (lin.weight * scale[:, None]).chunk(2, dim=1)  # (C', C) each
+        xr = flat[real]  # (N, C)
+        h = (xr @ (w_a - w_b).T + (bn.bias - bn.running_mean * scale))[:, None] + (flat @ w_b.T)[nbr]  # (N, k, C')
+        h = self.edge_mlp[2:](h.reshape(n * self.k, -1)).view(n, self.k, -1)  # (N, k, C')
+        size = mask.sum(1, keepdim=True).expand(b, p).reshape(-1)[real]  # (N,) particles in the jet
+        c_real = (size - 1).clamp(max=self.k)[:, None]  # (N, 1) real neighbour places
+        agg = (h.sum(1) - (self.k - c_real) * h[:, 0]) / c_real.clamp(min=1)  # (N, C')
+        out = torch.relu(agg + self.shortcut(xr))  # (N, C')
+        return out.new_zeros(b * p, out.shape[-1]).index_put((real,), out).view(b, p, -1)  # (B, P, C')
 
     def _first_layer(self, flat: Tensor, centre: Tensor, nbr: Tensor) -> Tensor:
         """``Θ [x_i ‖ x_j - x_i] = (Θ_a - Θ_b) x_i + Θ_b x_j``: the first Linear runs per particle, not per edge."""
