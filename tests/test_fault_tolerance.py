@@ -37,13 +37,22 @@ GENERATE = ["generate", "--classes", "w", "--jets-per-class", "12", "--shard-siz
 LIMIT = 4096  # bytes: every shard (~15 kB), checkpoint (~37 kB) and hls4ml file is larger
 
 
-def jetlab(*args: str, limit: int | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; ``limit`` caps the size of any file it writes (a full-disk stand-in)."""
+# Root ignores file modes through the capabilities DAC_OVERRIDE / DAC_READ_SEARCH / FOWNER: dropping them
+# from the bounding set before exec gives a root process that read-only directories stop like any user.
+AS_USER = (["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+           if os.geteuid() == 0 and shutil.which("setpriv") else [])
+
+
+def jetlab(*args: str, limit: int | None = None, timeout: float = 300,
+           honour_modes: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; ``limit`` caps the size of any file it writes (a full-disk stand-in);
+    ``honour_modes`` runs it without the capabilities that let root ignore file permissions."""
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death by signal
 
-    return subprocess.run([sys.executable, "-m", "jetlab.cli", *args], capture_output=True, text=True,
+    prefix = AS_USER if honour_modes else []
+    return subprocess.run([*prefix, sys.executable, "-m", "jetlab.cli", *args], capture_output=True, text=True,
                           timeout=timeout, preexec_fn=cap if limit else None)
 
 
@@ -261,14 +270,14 @@ def test_out_below_a_file_fails_cleanly(reference: Path, data: Path, tmp_path: P
     assert blocker.read_text() == "not a directory"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories (chmod has no effect)")
 @pytest.mark.parametrize("command", ["generate", "train", "convert"])
 def test_read_only_out_fails_cleanly(reference: Path, data: Path, tmp_path: Path, command: str) -> None:
+    assert os.geteuid() != 0 or AS_USER, "running as root needs setpriv (util-linux) to honour file modes"
     out = tmp_path / "ro"
     out.mkdir()
     out.chmod(0o555)
     try:
-        assert_clean_failure(jetlab(*_commands(reference, data, out)[command]), str(out))
+        assert_clean_failure(jetlab(*_commands(reference, data, out)[command], honour_modes=True), str(out))
         assert list(out.iterdir()) == []
     finally:
         out.chmod(0o755)
