@@ -63,13 +63,13 @@ def convert(path: PathLike, out: PathLike, to: str = "hls4ml", n_particles: int 
     return to_hls4ml(open(path), Path(out), n_particles=n_particles)
 
 
-QUICKSTART_MODELS = ("mlp", "pfn", "particlenet_lite")
+QUICKSTART_MODELS = ("bdt", "mlp", "pfn", "particlenet_lite")
 
 
 def quickstart(out: PathLike = "quickstart", jets_per_class: int = 1000, workers: int | None = None,
                seed: int = 0, models: tuple[str, ...] = QUICKSTART_MODELS, epochs: int = 30,
                max_time: str = "00:04:00") -> dict[str, Any]:
-    """The default demo: generate a small dataset, plot it, train three model families, compare them.
+    """The default demo: generate a small dataset, plot it, fit a BDT and train three network families, compare.
 
     About 10 minutes on 2 CPU cores: ~1.5 min generation, then each model trains for at most
     ``epochs`` epochs or ``max_time``, is evaluated on the test split, and the landscape report
@@ -95,7 +95,11 @@ def quickstart(out: PathLike = "quickstart", jets_per_class: int = 1000, workers
                 import shutil
 
                 shutil.rmtree(run)
-            print(f"--- training {name} (at most {epochs} epochs or {max_time})", flush=True)
+            from jetlab.models import get_spec
+
+            fitted = get_spec(name).engine == "fit"
+            print(f"--- fitting {name}" if fitted else f"--- training {name} (at most {epochs} epochs or {max_time})",
+                  flush=True)
             cfg = resolve_config(name, str(data), overrides={"trainer": {"epochs": epochs, "max_time": max_time,
                                                                          "seed": seed}})
             train(cfg, run)

@@ -305,6 +305,9 @@ def export_model(model: nn.Module, batch: dict[str, Any], path: str | Path, *, n
         if not diff <= TOLERANCE:
             raise InputError(f"{name}: onnxruntime and torch disagree by {diff:.2e} (> {TOLERANCE:.0e}) on "
                              f"{len(args[0])} jets; not written to {path}")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it owner-only; the model is for others to read
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
