@@ -116,6 +116,9 @@ def test_multiclass_bdt_and_onnx_backend_refused(data: Path, tmp_path: Path,
     capsys.readouterr()
     assert main(["evaluate", str(run), "--backend", "onnx"]) == 2
     assert "fitted" in capsys.readouterr().err
+    assert main(["export", str(run), "--onnx", str(tmp_path / "b.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "fitted" in err and err.count("\n") == 1 and not (tmp_path / "b.onnx").exists()
 
 
 def test_compare_mixes_fitted_and_trained_runs(runs: dict[str, Path], tmp_path: Path) -> None:

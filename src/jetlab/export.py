@@ -347,6 +347,8 @@ def export_run(run: str | Path, onnx_path: str | Path, opset: int | None = None)
     from jetlab.tasks.evaluate import load_model
 
     run = Path(run)
+    if (run / "estimator.json").is_file():
+        raise UsageError(f"{run}: holds a fitted (non-PyTorch) model; ONNX export covers the neural networks")
     model, hp = load_model(run)
     if not isinstance(model, nn.Module):
         raise UsageError(f"{hp.get('model')}: not a PyTorch model; only neural networks export to ONNX")
