@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from jetlab.data.batches import BatchBuilder, RepresentationConfig
-from jetlab.export import Exportable, _feeds, export_model, onnx_session
+from jetlab.export import Exportable, export_model, feeds, onnx_session
 from jetlab.io.jets import Jets
 from jetlab.models import create, get_spec
 from jetlab.physics.kinematics import p4_from_pt_eta_phi_m
@@ -113,7 +113,7 @@ def runners(name: str, jets: Jets, batch_size: int, p: int, device: str, onnx_di
         providers = ["CUDAExecutionProvider"] if gpu else ["CPUExecutionProvider"]
         sess = onnx_session(onnx, threads=threads, providers=providers)
         # as OnnxPredictor: torch -> numpy and all-padding slots trimmed (as the eager models trim), timed too
-        out["onnxruntime"] = lambda: sess.run(["probs"], _feeds(names, batch))
+        out["onnxruntime"] = lambda: sess.run(["probs"], feeds(names, batch))
     return out
 
 

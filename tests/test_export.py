@@ -16,9 +16,10 @@ import torch
 from jetlab.cli import main
 from jetlab.data.batches import BatchBuilder, RepresentationConfig
 from jetlab.errors import UsageError
-from jetlab.export import OnnxPredictor, _operator, export_model, onnx_session
+from jetlab.export import _operator, export_model, onnx_session
 from jetlab.models import create, get_spec, list_models
 from jetlab.tasks.config import resolve_config
+from jetlab.tasks.predictors import OnnxPredictor
 from jetlab.tasks.train import train
 from tests.conftest import make_jets, make_separable_jets, write_dataset
 

@@ -41,10 +41,10 @@ import torch
 from torch import Tensor, nn
 
 from jetlab.errors import InputError, UsageError
-from jetlab.models import count_parameters
+from jetlab.io.atomic import atomic_write_text
 
-__all__ = ["INPUT_NAMES", "EXPORT_RECORD", "export_model", "export_run", "input_names", "OnnxPredictor",
-           "onnx_session", "check"]
+__all__ = ["INPUT_NAMES", "EXPORT_RECORD", "export_model", "export_run", "input_names", "onnx_session", "feeds",
+           "check"]
 
 INPUT_NAMES = ("x", "mask", "points", "p4", "z", "scalars")  # graph inputs, in this order
 EXPORT_RECORD = "export.json"  # RUN/export.json: where a run's ONNX model is and what it takes
@@ -263,7 +263,7 @@ def onnx_session(path: str | Path, threads: int | None = None, providers: list[s
     return ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
 
 
-def _feeds(names: tuple[str, ...], batch: dict[str, Any]) -> dict[str, np.ndarray]:
+def feeds(names: tuple[str, ...], batch: dict[str, Any]) -> dict[str, np.ndarray]:
     """The graph inputs as numpy; slots that are padding in every jet are dropped first (P is a dynamic axis,
     and the dense exported graph would otherwise compute them, as the eager models' trimming does not)."""
     arrays = {n: batch[n].numpy() if isinstance(batch[n], Tensor) else np.asarray(batch[n]) for n in names}
@@ -319,7 +319,7 @@ def export_model(model: nn.Module, batch: dict[str, Any], path: str | Path, *, n
 def check(onnx_path: str | Path, wrapper: Exportable, batch: dict[str, Any]) -> float:
     """max |ORT - torch| of the probabilities on ``batch`` (torch runs the model's own eager path)."""
     sess = onnx_session(onnx_path)
-    got = sess.run(["probs"], _feeds(wrapper.names, batch))[0]  # (B, C)
+    got = sess.run(["probs"], feeds(wrapper.names, batch))[0]  # (B, C)
     want = torch.softmax(wrapper.model(batch).float(), dim=1).numpy()  # (B, C)
     return float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
 
@@ -360,47 +360,5 @@ def export_run(run: str | Path, onnx_path: str | Path, opset: int | None = None)
     record = {**res, "onnx": str(where), "model": hp["model"], "class_names": list(hp.get("class_names", [])),
               "representation": rep.name, "mask": "bool, True = real particle", "output": "probs (B, C) softmax",
               "torch": torch.__version__}
-    _write_atomic(run / EXPORT_RECORD, json.dumps(record, indent=1))
+    atomic_write_text(run / EXPORT_RECORD, json.dumps(record, indent=1))
     return {**record, "onnx": str(onnx_path)}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-class OnnxPredictor:
-    """ONNX Runtime (CPU) on a run's exported model: ``batch dict -> probs (B, C)`` numpy float32.
-
-    Example (after ``jetlab export RUN --onnx RUN/model.onnx``)::
-
-        predictor = OnnxPredictor.from_run("runs/pfn")
-        probs = predictor(batch)  # (B, C)
-    """
-
-    backend = "onnx"
-
-    def __init__(self, onnx_path: str | Path, inputs: tuple[str, ...], hparams: dict[str, Any], n_params: int,
-                 threads: int | None = None) -> None:
-        self.session, self.inputs = onnx_session(onnx_path, threads), inputs
-        self.hparams, self.n_params = hparams, n_params
-
-    @classmethod
-    def from_run(cls, run: str | Path, threads: int | None = None) -> OnnxPredictor:
-        """The predictor of ``run``'s exported model, found through ``RUN/export.json``."""
-        from jetlab.tasks.evaluate import load_model
-
-        run = Path(run)
-        hint = f"run 'jetlab export {run} --onnx {run / 'model.onnx'}' first"
-        if not (run / EXPORT_RECORD).is_file():
-            raise UsageError(f"{run}: no exported ONNX model ({EXPORT_RECORD} missing); {hint}")
-        record = json.loads((run / EXPORT_RECORD).read_text())
-        onnx_file = run / record["onnx"]  # an absolute path stays absolute
-        if not onnx_file.is_file():
-            raise InputError(f"{onnx_file}: exported ONNX model missing; {hint}")
-        model, hp = load_model(run)
-        return cls(onnx_file, tuple(record["inputs"]), hp, count_parameters(model), threads)
-
-    def __call__(self, batch: dict[str, Any]) -> np.ndarray:
-        return self.session.run(["probs"], _feeds(self.inputs, batch))[0]  # (B, C)

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import yaml
 from jetlab.data.batches import BatchBuilder
 from jetlab.data.module import JetDataModule
 from jetlab.errors import InputError, UsageError
+from jetlab.io.atomic import atomic_write_text
 from jetlab.io.jets import Jets
 from jetlab.models import InputDims, count_parameters, create
 from jetlab.tasks.config import RunConfig
@@ -56,7 +56,7 @@ def fit_run(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, 
     builder = dm.builder
     model = create(cfg.model, n_classes=dm.n_classes, dims=builder.dims(), **cfg.hparams)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     save_builder(builder, out / "representation.json")
     start = time.perf_counter()  # the time counts building the features, as on-the-fly batches do for networks
     (x, y), (xv, yv) = ((_features(builder, dm.splits[s][0]), dm.splits[s][1]) for s in ("train", "val"))
@@ -66,14 +66,12 @@ def fit_run(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, 
     hp = {"model": cfg.model, "hparams": cfg.hparams, "n_classes": dm.n_classes,
           "class_names": cfg.selection.names, "dims": builder.dims().__dict__}
     state = {"kind": model.kind, "hyper_parameters": hp, "state": model.state()}
-    tmp = out / "estimator.json.tmp"
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, out / "estimator.json")
+    atomic_write_text(out / "estimator.json", json.dumps(state))
     summary = {"task": cfg.task, "model": cfg.model, "classes": cfg.selection.names, "params": model.n_params,
                "epochs": 1, "global_steps": info.get("trees", 1), "best_val_loss": info.get("best_val_loss"),
                "train_time_s": elapsed, "n_train": len(y), "n_val": len(yv), "n_test": len(dm.splits["test"][1]),
                "fit": info}
-    (out / "train.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_text(out / "train.json", json.dumps(summary, indent=2))
     return summary
 
 

@@ -11,6 +11,7 @@ Backends register themselves in :data:`BACKENDS` (``name -> loader(run) -> Predi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,10 +19,10 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from jetlab.errors import UsageError
+from jetlab.errors import InputError, UsageError
 from jetlab.models import count_parameters
 
-__all__ = ["Predictor", "TorchPredictor", "load_predictor", "BACKENDS"]
+__all__ = ["Predictor", "TorchPredictor", "OnnxPredictor", "load_predictor", "BACKENDS"]
 
 
 class Predictor(Protocol):
@@ -46,6 +47,47 @@ class TorchPredictor:
         return torch.softmax(self.model(batch).float(), dim=1).numpy()  # (B, C)
 
 
+class OnnxPredictor:
+    """ONNX Runtime (CPU) on a run's exported model: ``batch dict -> probs (B, C)`` numpy float32.
+
+    Example (after ``jetlab export RUN --onnx RUN/model.onnx``)::
+
+        predictor = OnnxPredictor.from_run("runs/pfn")
+        probs = predictor(batch)  # (B, C)
+    """
+
+    backend = "onnx"
+
+    def __init__(self, onnx_path: str | Path, inputs: tuple[str, ...], hparams: dict[str, Any], n_params: int,
+                 threads: int | None = None) -> None:
+        from jetlab.export import onnx_session
+
+        self.session, self.inputs = onnx_session(onnx_path, threads), inputs
+        self.hparams, self.n_params = hparams, n_params
+
+    @classmethod
+    def from_run(cls, run: str | Path, threads: int | None = None) -> OnnxPredictor:
+        """The predictor of ``run``'s exported model, found through ``RUN/export.json``."""
+        from jetlab.export import EXPORT_RECORD
+        from jetlab.tasks.evaluate import load_model
+
+        run = Path(run)
+        hint = f"run 'jetlab export {run} --onnx {run / 'model.onnx'}' first"
+        if not (run / EXPORT_RECORD).is_file():
+            raise UsageError(f"{run}: no exported ONNX model ({EXPORT_RECORD} missing); {hint}")
+        record = json.loads((run / EXPORT_RECORD).read_text())
+        onnx_file = run / record["onnx"]  # an absolute path stays absolute
+        if not onnx_file.is_file():
+            raise InputError(f"{onnx_file}: exported ONNX model missing; {hint}")
+        model, hp = load_model(run)
+        return cls(onnx_file, tuple(record["inputs"]), hp, count_parameters(model), threads)
+
+    def __call__(self, batch: dict[str, Any]) -> np.ndarray:
+        from jetlab.export import feeds
+
+        return self.session.run(["probs"], feeds(self.inputs, batch))[0]  # (B, C)
+
+
 def _torch(run: Path) -> Predictor:
     from jetlab.tasks.evaluate import load_model
 
@@ -54,8 +96,6 @@ def _torch(run: Path) -> Predictor:
 
 
 def _onnx(run: Path) -> Predictor:
-    from jetlab.export import OnnxPredictor
-
     return OnnxPredictor.from_run(run)
 
 
