@@ -131,6 +131,10 @@ def test_bad_files(tmp_path: Path, shard: Path) -> None:
         assert_one_line_error(cli("info", str(path)), word)
 
 
+def test_control_characters_in_a_path_stay_on_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(cli("info", str(tmp_path / "no\nsuch\x1e.h5")), "no\\nsuch\\x1e.h5", "no such file")
+
+
 def test_manifest_pointing_at_missing_shard(tmp_path: Path, shard: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps(
         {"format": "jetlab", "schema": 1, "shards": [{"file": "g_0000.h5", "n_jets": 20}, {"file": "q_0000.h5"}]}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -324,7 +325,7 @@ def _flip(path: Path, fmt: str, raw: bytes, data: st.DataObject) -> None:
     path.write_bytes(bytes(buf))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, derandomize=os.environ.get("JETLAB_FUZZ_RANDOM", "") != "1")
 @given(fmt=st.sampled_from(FORMATS), mutation=st.sampled_from(MUTATIONS), explicit=st.booleans(), data=st.data())
 def test_corrupt_files_raise_only_jetlab_errors(
     tmp_path_factory: pytest.TempPathFactory, fmt: str, mutation: str, explicit: bool, data: st.DataObject

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from jetlab import __version__
-from jetlab.errors import JetlabError
+from jetlab.errors import JetlabError, one_line
 
 __all__ = ["main", "build_parser"]
 
@@ -227,11 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except JetlabError as e:
-        print(f"jetlab: error: {e}", file=sys.stderr)
+        print(f"jetlab: error: {one_line(e)}", file=sys.stderr)
         return 2
     except OSError as e:  # disk full, read-only directory, permission denied, ...
         where = f"{e.filename}: " if e.filename else ""
-        print(f"jetlab: error: {where}{e.strerror or e}", file=sys.stderr)
+        print(f"jetlab: error: {one_line(where)}{one_line(e.strerror or e)}", file=sys.stderr)
         return 2
     except MemoryError:
         print("jetlab: error: out of memory (use fewer jets or a smaller --batch-size)", file=sys.stderr)

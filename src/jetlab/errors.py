@@ -7,7 +7,7 @@ argument and the problem.
 
 from __future__ import annotations
 
-__all__ = ["JetlabError", "InputError", "FormatError", "UsageError"]
+__all__ = ["JetlabError", "InputError", "FormatError", "UsageError", "one_line"]
 
 
 class JetlabError(Exception):
@@ -24,3 +24,12 @@ class FormatError(InputError):
 
 class UsageError(JetlabError):
     """A flag or argument has a bad value (negative count, unknown class name, ...)."""
+
+
+def one_line(message: object) -> str:
+    """``message`` as a single printable line: control characters (a file name read from a hostile
+    manifest may hold a newline or a record separator) are written as escapes, ``\\n`` for a newline."""
+    text = str(message)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 
 from jetlab.errors import FormatError, InputError
+from jetlab.io import guarded
 from jetlab.io.atomic import atomic_h5, atomic_write_text
 from jetlab.io.jets import Jets
 
@@ -45,8 +46,6 @@ __all__ = [
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 _COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-_MAX_RATIO = 2048  # gzip stores at most ~1032:1, so a larger declared/stored ratio is declared, not stored
-_SMALL = 16 << 20  # below this many declared bytes the ratio is not checked
 
 
 def sha256(path: str | os.PathLike[str]) -> str:
@@ -103,7 +102,7 @@ def shard_info(path: str | os.PathLike[str]) -> dict[str, Any]:
             info["n_jets"] = int(f["labels"].shape[0])
             return info
     except (OSError, KeyError, ValueError) as e:
-        raise InputError(f"{path}: unreadable shard ({_short(e)})") from None
+        raise InputError(f"{path}: unreadable shard ({guarded.short(e)})") from None
 
 
 def read_shard(path: str | os.PathLike[str], start: int = 0, stop: int | None = None) -> Jets:
@@ -125,7 +124,7 @@ def read_shard(path: str | os.PathLike[str], start: int = 0, stop: int | None = 
                 meta={"format": "jetlab", "path": str(path), "shard": json.loads(f.attrs["shard"])},
             )
     except (OSError, KeyError, ValueError, TypeError) as e:
-        raise InputError(f"{path}: unreadable or truncated shard ({_short(e)})") from None
+        raise InputError(f"{path}: unreadable or truncated shard ({guarded.short(e)})") from None
     return jets.validate(str(path))
 
 
@@ -136,9 +135,7 @@ def read_rows(f: h5py.File, key: str, path: Path, rows: slice, dtype: type, kind
     if not isinstance(ds, h5py.Dataset) or ds.ndim == 0 or ds.dtype.kind not in kinds:
         what = f"shape {ds.shape} and dtype {ds.dtype}" if isinstance(ds, h5py.Dataset) else "no such dataset"
         raise FormatError(f"{path}: dataset '{key}': {what}, expected an array of numbers ({kinds})")
-    stored = ds.id.get_storage_size()
-    if ds.nbytes > max(_SMALL, _MAX_RATIO * stored):
-        raise FormatError(f"{path}: dataset '{key}' declares shape {ds.shape} but stores {stored} bytes")
+    guarded.check_stored(ds, path)
     return np.asarray(ds[rows], dtype)
 
 
@@ -157,7 +154,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     except FileNotFoundError:
         raise InputError(f"{directory}: no {MANIFEST} (not a jetlab dataset, or generation unfinished)") from None
     except (OSError, ValueError, RecursionError) as e:
-        raise InputError(f"{path}: unreadable manifest ({_short(e)})") from None
+        raise InputError(f"{path}: unreadable manifest ({guarded.short(e)})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "jetlab":
         raise FormatError(f"{path}: not a jetlab manifest")
     if type(manifest.get("schema")) is not int or manifest["schema"] != SCHEMA_VERSION:
@@ -183,9 +180,6 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _plain_name(name: object) -> bool:
-    """A file name inside the dataset directory: no separators, not '.' or '..'."""
-    return isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
-
-
-def _short(e: BaseException) -> str:
-    return str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+    """A file name inside the dataset directory: printable, no separators, not '.' or '..'."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and name.isprintable()
+            and not any(c in name for c in "/\\"))

@@ -136,6 +136,8 @@ class Jets:
     def validate(self, source: str = "jets") -> Jets:
         """Raise :class:`FormatError` naming ``source`` if shapes, names or values are invalid."""
         n = len(self)
+        if self.labels.ndim != 1:
+            raise FormatError(f"{source}: labels have shape {self.labels.shape}, expected ({n},)")
         c = self.constituents
         if c.ndim != 3 or c.shape[0] != n or c.shape[2] != len(self.particle_names):
             raise FormatError(f"{source}: constituents have shape {c.shape}, expected ({n}, P, "

@@ -42,9 +42,6 @@ from __future__ import annotations
 import os
 import re
 import zipfile
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -53,6 +50,7 @@ import numpy as np
 
 from jetlab.classes import CLASSES
 from jetlab.errors import FormatError, InputError, JetlabError, UsageError
+from jetlab.io import guarded
 from jetlab.io.jets import Jets
 from jetlab.physics.kinematics import delta_phi, p4_from_pt_eta_phi_m, pt_eta_phi_m
 from jetlab.schema import HLS4ML_JET_FEATURES, JET_FIELDS, KINEMATIC_FEATURES
@@ -65,9 +63,6 @@ PathLike = str | os.PathLike[str]
 _Arrays = dict[str, np.ndarray]
 _Where = dict[str, tuple[int, int]]  # column name -> (block, column) in a pandas frame
 
-_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, EOFError, zipfile.BadZipFile, zlib.error)
-_MAX_RATIO = 2048  # gzip compresses at most ~1032:1: a larger declared/stored ratio is declared, not stored
-_SMALL = 16 << 20  # below this many declared bytes, the ratio is not checked
 _HLS4ML_LABELS = HLS4ML_JET_FEATURES[-6:]  # j_g, j_q, j_w, j_z, j_t, j_undef
 _HLS4ML_PARTICLE = ("j1_px", "j1_py", "j1_pz", "j1_e", "j1_pt", "j1_eta", "j1_phi")  # = KINEMATIC_FEATURES
 _TOPTAG_NOTE = "Top Tagging background is mixed light-quark/gluon QCD jets, labelled q"
@@ -103,8 +98,8 @@ def sniff(path: PathLike) -> str | None:
                 return "jetnet"
             table = f.get("table")
             if isinstance(table, h5py.Group) and isinstance(table.get("axis0"), h5py.Dataset):
-                return "toptag" if "is_signal_new" in _names(table["axis0"], path) else None
-    except (*_ERRORS, JetlabError):
+                return "toptag" if "is_signal_new" in guarded.names(table["axis0"], path) else None
+    except (*guarded.ERRORS, JetlabError):
         return None
     return None
 
@@ -114,20 +109,11 @@ def read_foreign(path: PathLike, fmt: str | None = None, *, start: int = 0, stop
     path = Path(path)
     if fmt is not None and fmt not in _READERS:
         raise UsageError(f"unknown foreign format {fmt!r} (known: {', '.join(FORMATS)})")
-    _check_file(path)
+    guarded.check_file(path)
     fmt = fmt or sniff(path)
     if fmt is None:
         explain_unknown(path)
     return _READERS[fmt](path, start=start, stop=stop)
-
-
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file")
 
 
 def explain_unknown(path: Path) -> NoReturn:
@@ -135,7 +121,7 @@ def explain_unknown(path: Path) -> NoReturn:
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head == b"\x89HDF\r\n\x1a\n":
-        with _h5(path):  # raises InputError if unreadable or truncated
+        with guarded.open_h5(path):  # raises InputError if unreadable or truncated
             pass
     elif head.startswith(b"PK"):
         if not zipfile.is_zipfile(path):
@@ -149,15 +135,17 @@ def explain_unknown(path: Path) -> NoReturn:
 def read_hls4ml(path: PathLike, start: int = 0, stop: int | None = None) -> Jets:
     """hls4ml LHC jets: kinematics from j1_*, jet pt/eta/mass from j_*, phi from the constituent sum."""
     path, rows = Path(path), slice(start, stop)
-    with _h5(path) as f:
-        jet_names = _names(_dataset(f, "jetFeatureNames", path, 1), path)
-        part_names = _names(_dataset(f, "particleFeatureNames", path, 1), path)
-        table_ds, cons_ds = _dataset(f, "jets", path, 2), _dataset(f, "jetConstituentList", path, 3)
-        _check_columns(path, "jets", table_ds.shape[1], jet_names, HLS4ML_JET_FEATURES, exact=True)
+    with guarded.open_h5(path) as f:
+        jet_names = guarded.names(guarded.dataset(f, "jetFeatureNames", path, 1), path)
+        part_names = guarded.names(guarded.dataset(f, "particleFeatureNames", path, 1), path)
+        table_ds = guarded.dataset(f, "jets", path, 2)
+        cons_ds = guarded.dataset(f, "jetConstituentList", path, 3)
+        guarded.check_columns(path, "jets", table_ds.shape[1], jet_names, HLS4ML_JET_FEATURES, exact=True)
         part_names = part_names[: cons_ds.shape[2]]  # a listed name without a column (j1_pdgid) is ignored
-        _check_columns(path, "jetConstituentList", cons_ds.shape[2], part_names, _HLS4ML_PARTICLE)
-        _same_rows(path, table_ds, cons_ds)
-        table, cons = _read(table_ds, path, rows), _read(cons_ds, path, rows)  # (N, 59), (N, P, F)
+        guarded.check_columns(path, "jetConstituentList", cons_ds.shape[2], part_names, _HLS4ML_PARTICLE)
+        guarded.same_rows(path, table_ds, cons_ds)
+        table = guarded.read_float32(table_ds, path, rows)  # (N, 59)
+        cons = guarded.read_float32(cons_ds, path, rows)  # (N, P, F)
     col = {n: i for i, n in enumerate(part_names)}
     p = {k: cons[..., col[s]] for k, s in zip(KINEMATIC_FEATURES, _HLS4ML_PARTICLE, strict=True)}
     extra = _pdg_features(cons[..., col["j1_pdgid"]], path)[1] if "j1_pdgid" in col else {}
@@ -171,7 +159,7 @@ def read_hls4ml(path: PathLike, start: int = 0, stop: int | None = None) -> Jets
 def read_toptag(path: PathLike, start: int = 0, stop: int | None = None) -> Jets:
     """Top Tagging landscape: E, PX, PY, PZ of up to 200 constituents; is_signal_new 1 -> t, 0 -> q."""
     path, rows = Path(path), slice(start, stop)
-    with _h5(path) as f:
+    with guarded.open_h5(path) as f:
         table = f.get("table")
         if not isinstance(table, h5py.Group):
             raise FormatError(f"{path}: no group 'table' (not a pandas HDFStore of top-tagging jets)")
@@ -197,7 +185,7 @@ def read_toptag(path: PathLike, start: int = 0, stop: int | None = None) -> Jets
 def read_qg(path: PathLike, start: int = 0, stop: int | None = None) -> Jets:
     """Pythia quark/gluon jets: (pt, y, phi, pdgid) -> four-vectors with PDG masses; y 1 -> q, 0 -> g."""
     path = Path(path)
-    x, y = _npz_arrays(path, ("X", "y"), slice(start, stop))
+    x, y = guarded.npz_arrays(path, ("X", "y"), slice(start, stop))
     if x.ndim != 3 or x.shape[2] != 4 or y.shape != x.shape[:1]:
         raise FormatError(f"{path}: X has shape {x.shape} and y {y.shape}, expected (N, M, 4) and (N,)")
     if not np.isin(y, (0.0, 1.0)).all():
@@ -216,14 +204,16 @@ def read_qg(path: PathLike, start: int = 0, stop: int | None = None) -> Jets:
 def read_jetnet(path: PathLike, start: int = 0, stop: int | None = None) -> Jets:
     """JetNet: massless particles at pt = ptrel * jet_pt, eta = etarel + jet_eta, phi = phirel (jet phi 0)."""
     path, rows = Path(path), slice(start, stop)
-    with _h5(path) as f:
-        pf_ds, jf_ds = _dataset(f, "particle_features", path, 3), _dataset(f, "jet_features", path, 2)
+    with guarded.open_h5(path) as f:
+        pf_ds = guarded.dataset(f, "particle_features", path, 3)
+        jf_ds = guarded.dataset(f, "jet_features", path, 2)
         if pf_ds.shape[2] != 4 or jf_ds.shape[1] != 4:
             raise FormatError(
                 f"{path}: particle_features {pf_ds.shape} / jet_features {jf_ds.shape}, expected (N, P, 4) / (N, 4)"
             )
-        _same_rows(path, pf_ds, jf_ds)
-        pf, jf = _read(pf_ds, path, rows), _read(jf_ds, path, rows)  # (N, P, 4), (N, 4)
+        guarded.same_rows(path, pf_ds, jf_ds)
+        pf = guarded.read_float32(pf_ds, path, rows)  # (N, P, 4)
+        jf = guarded.read_float32(jf_ds, path, rows)  # (N, 4)
     real = pf[..., 3] > 0
     pt = np.where(real, pf[..., 2] * jf[:, :1], 0.0)  # (N, P)
     eta, phi = np.where(real, pf[..., 0] + jf[:, 1:2], 0.0), np.where(real, delta_phi(pf[..., 1], 0.0), 0.0)
@@ -293,78 +283,17 @@ def _pdg_features(pid: np.ndarray, path: Path) -> tuple[np.ndarray, dict[str, np
     return np.where(real, _PDG_MASS[idx], 0.0), {"charge": charge, "pdgid": pid}
 
 
-# ------------------------------------------------------------------------------------------ HDF5 access
-@contextmanager
-def _h5(path: Path) -> Iterator[h5py.File]:
-    """Open an HDF5 file; any h5py/numpy error inside the block becomes an InputError naming the file."""
-    _check_file(path)
-    try:
-        with h5py.File(path, "r") as f:
-            yield f
-    except JetlabError:
-        raise
-    except _ERRORS as e:
-        raise InputError(f"{path}: unreadable, corrupt or truncated HDF5 file ({_short(e)})") from None
-
-
-def _dataset(group: h5py.Group, key: str, path: Path, ndim: int) -> h5py.Dataset:
-    obj = group.get(key)
-    if not isinstance(obj, h5py.Dataset):
-        raise FormatError(f"{path}: missing dataset '{key}'")
-    if obj.ndim != ndim:
-        raise FormatError(f"{path}: dataset '{key}' has shape {obj.shape}, expected {ndim} dimensions")
-    return obj
-
-
-def _names(ds: h5py.Dataset, path: Path) -> list[str]:
-    if ds.ndim != 1 or ds.shape[0] > 100_000 or ds.dtype.kind not in "SUO":
-        raise FormatError(f"{path}: '{ds.name}' is not a list of names ({ds.shape} {ds.dtype})")
-    try:
-        return [s.decode() if isinstance(s, bytes) else str(s) for s in ds[()]]
-    except UnicodeDecodeError:
-        raise FormatError(f"{path}: names in '{ds.name}' are not valid UTF-8") from None
-
-
-def _check_columns(path: Path, key: str, width: int, names: list[str], need: tuple[str, ...] = (), exact: bool = False
-                   ) -> None:  # fmt: skip
-    if (len(names) != width) if exact else (len(names) < width):
-        raise FormatError(f"{path}: '{key}' has {width} columns but {len(names)} names")
-    missing = [n for n in need if n not in names]
-    if missing:
-        raise FormatError(f"{path}: '{key}' lacks columns {missing[:4]}")
-
-
-def _same_rows(path: Path, *datasets: h5py.Dataset) -> None:
-    rows = {d.shape[0] for d in datasets}
-    if len(rows) > 1:
-        raise FormatError(f"{path}: datasets {[d.name for d in datasets]} differ in jet count {sorted(rows)}")
-
-
-def _read(ds: h5py.Dataset, path: Path, rows: slice) -> np.ndarray:
-    """Rows of a numeric dataset as float32, after checking its declared size is stored and fits memory."""
-    if ds.dtype.kind not in "fiub":
-        raise FormatError(f"{path}: dataset '{ds.name}' has dtype {ds.dtype}, expected numbers")
-    stored = ds.id.get_storage_size()
-    if ds.nbytes > max(_SMALL, _MAX_RATIO * stored):
-        raise FormatError(f"{path}: dataset '{ds.name}' declares shape {ds.shape} but stores {stored} bytes")
-    n = len(range(*rows.indices(ds.shape[0])))
-    _check_memory(path, ds.name, 4 * n * int(np.prod(ds.shape[1:])))
-    data = ds.astype(np.float32)[rows]
-    if not np.isfinite(data).all():
-        raise FormatError(f"{path}: dataset '{ds.name}' holds NaN or inf values")
-    return data
-
-
+# ------------------------------------------------------------------------------------------ pandas frames
 def _block_columns(table: h5py.Group, path: Path) -> _Where:
     """Column name -> (block, column) over a pandas fixed-format frame's block{b}_items/_values."""
     where: _Where = {}
     nblocks = next(b for b in range(len(table) + 1) if f"block{b}_items" not in table)
-    blocks = [_dataset(table, f"block{b}_values", path, 2) for b in range(nblocks)]
+    blocks = [guarded.dataset(table, f"block{b}_values", path, 2) for b in range(nblocks)]
     for b, values in enumerate(blocks):
-        names = _names(_dataset(table, f"block{b}_items", path, 1), path)
-        _check_columns(path, values.name, values.shape[1], names, exact=True)
+        names = guarded.names(guarded.dataset(table, f"block{b}_items", path, 1), path)
+        guarded.check_columns(path, values.name, values.shape[1], names, exact=True)
         where.update({n: (b, j) for j, n in enumerate(names)})
-    _same_rows(path, *blocks)
+    guarded.same_rows(path, *blocks)
     return where
 
 
@@ -373,65 +302,8 @@ def _gather(table: h5py.Group, where: _Where, names: list[str], rows: slice, pat
     out: np.ndarray | None = None
     for b in sorted({where[n][0] for n in names}):
         dst = [k for k, n in enumerate(names) if where[n][0] == b]
-        block = _read(table[f"block{b}_values"], path, rows)  # (N, k_b)
+        block = guarded.read_float32(table[f"block{b}_values"], path, rows)  # (N, k_b)
         out = np.empty((len(block), len(names)), np.float32) if out is None else out
         out[:, dst] = block[:, [where[names[k]][1] for k in dst]]
     assert out is not None
     return out
-
-
-# ------------------------------------------------------------------------------------------ npz access
-def _npz_arrays(path: Path, keys: tuple[str, ...], rows: slice) -> list[np.ndarray]:
-    """Rows of arrays ``keys`` of an .npz as float32, checking each header against the stored bytes."""
-    _check_file(path)
-    try:
-        with zipfile.ZipFile(path) as z:
-            return [_npz_member(z, key, path, rows) for key in keys]
-    except JetlabError:
-        raise
-    except _ERRORS as e:
-        raise InputError(f"{path}: unreadable, corrupt or truncated npz file ({_short(e)})") from None
-
-
-def _npz_member(z: zipfile.ZipFile, key: str, path: Path, rows: slice) -> np.ndarray:
-    if f"{key}.npy" not in z.namelist():
-        raise FormatError(f"{path}: missing array '{key}'")
-    info = z.getinfo(f"{key}.npy")
-    with z.open(info) as fh:
-        version = np.lib.format.read_magic(fh)
-        reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        if version not in reader:
-            raise FormatError(f"{path}: array '{key}' has unsupported npy version {version}")
-        shape, fortran, dtype = reader[version](fh)
-        if dtype.kind not in "fiub" or not shape:
-            raise FormatError(f"{path}: array '{key}' has dtype {dtype} and shape {shape}, expected numbers")
-        row_bytes = dtype.itemsize * int(np.prod(shape[1:]))
-        if row_bytes * shape[0] > info.file_size - fh.tell():
-            raise FormatError(f"{path}: array '{key}' declares shape {shape} but stores fewer bytes")
-        lo, hi, _ = rows.indices(shape[0]) if not fortran else (0, shape[0], 1)
-        hi = max(hi, lo)
-        _check_memory(path, key, (hi - lo) * row_bytes)
-        fh.seek(fh.tell() + lo * row_bytes)
-        raw = np.frombuffer(fh.read((hi - lo) * row_bytes), dtype)
-    data = raw.reshape((hi - lo, *shape[1:]), order="F" if fortran else "C")[rows if fortran else slice(None)]
-    data = data.astype(np.float32)
-    if not np.isfinite(data).all():
-        raise FormatError(f"{path}: array '{key}' holds NaN or inf values")
-    return data
-
-
-# ------------------------------------------------------------------------------------------ helpers
-def _check_memory(path: Path, name: str, nbytes: int) -> None:
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        total = 1 << 40
-    if nbytes > total // 2:
-        raise InputError(
-            f"{path}: '{name}' needs {nbytes / 2**30:.1f} GiB, more than half this machine's memory; "
-            "read fewer jets with start/stop"
-        )
-
-
-def _short(e: BaseException) -> str:
-    return str(e).splitlines()[0][:160] if str(e) else type(e).__name__
