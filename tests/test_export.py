@@ -95,6 +95,20 @@ def test_particlenet_export_awkward_jets(k: int, p: int, tmp_path: Path) -> None
     assert ort_vs_torch(tmp_path / "m.onnx", res["inputs"], model, batch) < 1e-5
 
 
+def test_part_export_packs_pairs_even_when_none_is_real(tmp_path: Path) -> None:
+    """ParT's pair embedding packs the real pairs (NonZero) in the export: batches with no real pair at all
+    (lone particles, empty jets) and with every slot real give the torch scores."""
+    p = 9
+    builder = builder_for("part", p)
+    torch.manual_seed(0)
+    model = create("part", n_classes=3, dims=builder.dims(), **tiny("part")).eval()
+    res = export_model(model, builder(make_jets(10, max_particles=p, seed=1)), tmp_path / "m.onnx", name="part")
+    for counts in ([1, 1, 0, 1], [1, 2, p, 0]):
+        batch = builder(make_jets(len(counts), max_particles=p, seed=3))
+        batch["mask"] = torch.arange(p)[None] < torch.tensor(counts)[:, None]
+        assert ort_vs_torch(tmp_path / "m.onnx", res["inputs"], model, batch) < 1e-5, counts
+
+
 def test_unexportable_model_fails_in_one_line(tmp_path: Path) -> None:
     """A bidirectional GRU keeps its packed sequences (no dense path): the error names the operator."""
     builder = builder_for("gru", 8)

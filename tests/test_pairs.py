@@ -10,7 +10,7 @@ import torch
 import vector
 
 from jetlab.physics.kinematics import p4_from_pt_eta_phi_m
-from jetlab.physics.pairs import pair_features, rapidity, wrap_phi
+from jetlab.physics.pairs import pair_features, pair_features_at, rapidity, wrap_phi
 
 
 def random_p4(b: int, p: int, seed: int, phi_centre: float = 0.0) -> np.ndarray:
@@ -47,6 +47,18 @@ def test_pair_features_match_vector(phi_centre: float) -> None:
     mask = torch.ones(4, 9, dtype=torch.bool)
     got = pair_features(torch.from_numpy(p4), mask).numpy()
     np.testing.assert_allclose(off_diagonal(got), off_diagonal(reference(p4)), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("phi_centre", [0.0, math.pi])
+def test_pairs_at_indices_match_vector(phi_centre: float) -> None:
+    """The packed form ParT uses: rows (jet·P + slot) of the flattened (B·P, 4), drawn across jets."""
+    p4 = random_p4(3, 7, seed=4, phi_centre=phi_centre)
+    jet, a, b = np.random.default_rng(5).integers(0, [3, 7, 7], size=(40, 3)).T
+    keep = a != b
+    jet, a, b = jet[keep], a[keep], b[keep]
+    got = pair_features_at(torch.from_numpy(p4.reshape(-1, 4)), torch.from_numpy(jet * 7 + a),
+                           torch.from_numpy(jet * 7 + b)).numpy()  # (M, 4)
+    np.testing.assert_allclose(got, reference(p4)[jet, :, a, b], rtol=1e-9, atol=1e-9)
 
 
 def test_float32_close_to_float64() -> None:

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from jetlab.models.layers import exporting, masked_apply, mlp, trim_padding
 from jetlab.models.registry import InputDims, register_model
-from jetlab.physics.pairs import pair_features
+from jetlab.physics.pairs import pair_features_at
 
 __all__ = ["PairEmbedding", "BiasedAttention", "ParticleBlock", "ClassBlock", "ParticleTransformer"]
 
@@ -25,9 +25,9 @@ __all__ = ["PairEmbedding", "BiasedAttention", "ParticleBlock", "ClassBlock", "P
 class PairEmbedding(nn.Module):
     """Interaction matrix U (B, H, P, P): a pointwise MLP over the 4 pair features of every pair.
 
-    ``U_ab = MLP(BN(ln Δ, ln kT, ln z, ln m²)_ab)`` per head, computed once for a < b on real pairs and
-    mirrored (U is symmetric); self-pairs and pairs with padding get U = 0. Input ``p4`` (B, P, 4)
-    (E, px, py, pz), ``mask`` (B, P) bool, True = real.
+    ``U_ab = MLP(BN(ln Δ, ln kT, ln z, ln m²)_ab)`` per head, computed once for a < b on real pairs only
+    (packed with ``nonzero``, also in an exported graph) and mirrored (U is symmetric); self-pairs and
+    pairs with padding get U = 0. Input ``p4`` (B, P, 4) (E, px, py, pz), ``mask`` (B, P) bool, True = real.
     """
 
     def __init__(self, dims: Sequence[int], heads: int) -> None:
@@ -36,10 +36,15 @@ class PairEmbedding(nn.Module):
                                  nn.Linear(dims[-1], heads))
 
     def forward(self, p4: Tensor, mask: Tensor) -> Tensor:
-        pairs = pair_features(p4, mask).permute(0, 2, 3, 1)  # (B, P, P, 4)
-        lower = torch.ones(mask.shape[1], mask.shape[1], dtype=torch.bool, device=mask.device).tril(-1)  # (P, P)
+        b, p = mask.shape
+        lower = torch.ones(p, p, dtype=torch.bool, device=mask.device).tril(-1)  # (P, P)
         real = mask[:, :, None] & mask[:, None, :] & lower  # (B, P, P) a > b, both real
-        u = masked_apply(self.net, pairs, real)  # (B, P, P, H), 0 on and above the diagonal
+        jet, a, c = real.nonzero().unbind(1)  # (M,) each: the real pairs (a, c) of jet
+        if exporting():
+            torch._check(jet.shape[0] != 0)  # lets BatchNorm trace; M = 0 still runs (tests/test_export.py)
+        feats = pair_features_at(p4.reshape(b * p, 4), jet * p + a, jet * p + c)  # (M, 4)
+        u = self.net(feats)  # (M, H)
+        u = u.new_zeros(b, p, p, u.shape[-1]).index_put((jet, a, c), u)  # (B, P, P, H)
         return (u + u.transpose(1, 2)).permute(0, 3, 1, 2)  # (B, H, P, P)
 
 
@@ -65,7 +70,10 @@ class BiasedAttention(nn.Module):
         drop = self.dropout if self.training else 0.0
         qh, kh, vh = self._split(self.q(x)), self._split(k), self._split(v)  # (B, H, Q|P, d_h)
         if exporting():  # the same attention spelled out: the exporter's SDPA decomposition breaks the reshape below
-            o = torch.softmax(qh @ kh.transpose(-2, -1) / math.sqrt(qh.shape[-1]) + bias, dim=-1) @ vh
+            logits = qh @ kh.transpose(-2, -1) / math.sqrt(qh.shape[-1]) + bias  # (B, H, Q, P)
+            # -inf -> the lowest float: a query with no real key (padding of an empty jet) gets finite weights,
+            # not NaN, so 0-weighted padding stays 0 downstream; rows with a real key are unchanged
+            o = torch.softmax(logits.clamp(min=torch.finfo(logits.dtype).min), dim=-1) @ vh
         else:
             o = F.scaled_dot_product_attention(qh, kh, vh, bias, drop)  # (B, H, Q, d_h)
         return self.out(o.transpose(1, 2).reshape(b, q, d))  # (B, Q, D)
