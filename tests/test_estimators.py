@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -106,19 +107,55 @@ def test_cut_on_a_multiclass_task_is_one_line_error(data: Path, tmp_path: Path,
     assert err.count("\n") == 0 and "binary" in err
 
 
-def test_multiclass_bdt_and_onnx_backend_refused(data: Path, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def _onnx_equals_fitted(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``jetlab export`` then ``evaluate --backend onnx`` give the fitted model's own probabilities."""
+    own = np.load(run / "predictions.npz")["probs"]
+    assert main(["export", str(run), "--onnx", str(run / "model.onnx")]) == 0
+    record = json.loads((run / "export.json").read_text())
+    assert record["inputs"] == ["x"] and record["max_abs_diff"] < 1e-5 and record["n_checked"] > 0
+    assert main(["evaluate", str(run), "--backend", "onnx"]) == 0
+    np.testing.assert_allclose(np.load(run / "predictions.npz")["probs"], own, atol=1e-5)
+    capsys.readouterr()
+
+
+def test_multiclass_bdt_exports_to_onnx(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "bdt5"
     assert main(["train", "--model", "bdt", "--data", str(data), "--out", str(run), "--max-jets", "200"]) == 0
     assert main(["evaluate", str(run)]) == 0
     probs = np.load(run / "predictions.npz")["probs"]
     assert probs.shape[1] == 5 and np.allclose(probs.sum(1), 1, atol=1e-5)
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--backend", "onnx"]) == 2
-    assert "fitted" in capsys.readouterr().err
-    assert main(["export", str(run), "--onnx", str(tmp_path / "b.onnx")]) == 2
+    assert main(["evaluate", str(run), "--backend", "onnx"]) == 2  # nothing exported yet: one line, a hint
     err = capsys.readouterr().err
-    assert "fitted" in err and err.count("\n") == 1 and not (tmp_path / "b.onnx").exists()
+    assert err.count("\n") == 1 and "jetlab export" in err
+    _onnx_equals_fitted(run, capsys)
+
+
+@pytest.mark.parametrize("name", FITTED)
+def test_every_fitted_model_exports_to_onnx(name: str, runs: dict[str, Path], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / name  # a copy: the shared run keeps its torch-backend predictions
+    shutil.copytree(runs[name], run)
+    _onnx_equals_fitted(run, capsys)
+
+
+@pytest.mark.parametrize(("name", "n_classes", "dtype"), [("bdt", 2, np.float64), ("bdt", 3, np.float32),
+                                                       ("efp_linear", 3, np.float64), ("efp_linear", 2, np.float32)])
+def test_onnx_form_equals_predict_proba(name: str, n_classes: int, dtype: type) -> None:
+    """The graphs on their own: float64 inputs (EFPs; cast for the trees), multiclass softmax, logistic."""
+    from jetlab.export import onnx_session
+    from jetlab.models.estimator_onnx import estimator_to_onnx
+    from jetlab.models.registry import InputDims
+
+    r = np.random.default_rng(0)
+    x = r.lognormal(size=(600, 6)).astype(dtype)
+    y = np.minimum((x[:, 0] * x[:, 1]).astype(int), n_classes - 1)
+    hp = {"n_estimators": 40} if name == "bdt" else {"method": "logistic" if n_classes == 2 else "fisher"}
+    est = create(name, n_classes=n_classes, dims=InputDims(hlf=6), **hp)
+    est.fit(x[:400], y[:400], x[400:], y[400:])
+    got = onnx_session(estimator_to_onnx(est, 6, dtype)).run(["probs"], {"x": x})[0]
+    assert got.dtype == np.float32 and got.shape == (600, n_classes)
+    np.testing.assert_allclose(got, est.predict_proba(x.astype(np.float64)), atol=1e-6)
 
 
 def test_compare_mixes_fitted_and_trained_runs(runs: dict[str, Path], tmp_path: Path) -> None:

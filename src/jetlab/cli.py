@@ -104,11 +104,12 @@ def _add_training(sub: Any) -> None:
     p.add_argument("--out", default=None, help="output directory (default: RUN)")
     p.add_argument("--split", choices=("test", "all"), default="test")
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                   help="run the model in eager PyTorch or in ONNX Runtime (needs 'jetlab export' first)")
-    p = sub.add_parser("export", help="export a trained classifier to ONNX, verified against onnxruntime")
+                   help="torch: the run's own library (PyTorch; LightGBM or numpy for fitted baselines); "
+                        "onnx: ONNX Runtime on the exported graph (needs 'jetlab export' first)")
+    p = sub.add_parser("export", help="export a trained network or fitted baseline to ONNX, checked by onnxruntime")
     p.add_argument("run")
     p.add_argument("--onnx", required=True, metavar="FILE", help="output .onnx file")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset of a network's graph (default: the exporter's)")
     p = sub.add_parser("sample", help="draw jets from a trained generator into a dataset file")
     p.add_argument("run")
     p.add_argument("--n", type=_positive, required=True, help="number of jets")

@@ -1,9 +1,13 @@
 """``jetlab export``: a trained classifier as an ONNX graph, checked against ONNX Runtime.
 
+Networks export through torch's exporters; fitted baselines (``bdt``, ``efp_linear``, cuts) through
+:mod:`jetlab.models.estimator_onnx` (LightGBM trees by onnxmltools), with the same inputs and output.
+
 The exported graph takes plain named tensors and returns class probabilities::
 
     representation  inputs (float32 unless said)                       output
     hlf             x (B, H)                                            probs (B, C), softmax
+    efp             x (B, G) float64 (EFPs span many orders of magnitude) probs (B, C)
     image           x (B, 1, n, n)                                      probs (B, C)
     particles       the keys the model reads among x (B, P, F),         probs (B, C)
                     mask (B, P) bool (True = real particle), points
@@ -41,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from jetlab.errors import InputError, UsageError
-from jetlab.io.atomic import atomic_write_text
+from jetlab.io.atomic import atomic_write, atomic_write_text
 
 __all__ = ["INPUT_NAMES", "EXPORT_RECORD", "export_model", "export_run", "input_names", "onnx_session", "feeds",
            "check"]
@@ -251,8 +255,9 @@ def _quiet_loggers(*names: str) -> Iterator[None]:
             lg.setLevel(level)
 
 
-def onnx_session(path: str | Path, threads: int | None = None, providers: list[str] | None = None) -> Any:
-    """An ONNX Runtime session with all graph optimizations; ``threads`` intra-op threads (None: ORT's choice)."""
+def onnx_session(path: str | Path | bytes, threads: int | None = None, providers: list[str] | None = None) -> Any:
+    """An ONNX Runtime session (of a file, or of a serialized model) with all graph optimizations; ``threads``
+    intra-op threads (None: ORT's choice)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -260,7 +265,8 @@ def onnx_session(path: str | Path, threads: int | None = None, providers: list[s
     opts.log_severity_level = 3
     if threads:
         opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    return ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
+    model = path if isinstance(path, bytes) else str(path)
+    return ort.InferenceSession(model, opts, providers=providers or ["CPUExecutionProvider"])
 
 
 def feeds(names: tuple[str, ...], batch: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -339,7 +345,8 @@ def _check_batch(run: Path, n: int = 64) -> tuple[dict[str, Any], Any]:
 
 
 def export_run(run: str | Path, onnx_path: str | Path, opset: int | None = None) -> dict[str, Any]:
-    """Export the best checkpoint of ``run`` to ``onnx_path``, checked on 64 test jets; record it in RUN/export.json.
+    """Export the best checkpoint (or the fitted model) of ``run`` to ``onnx_path``, checked on 64 test jets;
+    record it in RUN/export.json.
 
     Returns the record: ``onnx`` (path), ``model``, ``inputs``, ``class_names``, ``representation``,
     ``exporter``, ``max_abs_diff`` and ``n_checked``.
@@ -347,14 +354,13 @@ def export_run(run: str | Path, onnx_path: str | Path, opset: int | None = None)
     from jetlab.tasks.evaluate import load_model
 
     run = Path(run)
-    if (run / "estimator.json").is_file():
-        raise UsageError(f"{run}: holds a fitted (non-PyTorch) model; ONNX export covers the neural networks")
-    model, hp = load_model(run)
-    if not isinstance(model, nn.Module):
-        raise UsageError(f"{hp.get('model')}: not a PyTorch model; only neural networks export to ONNX")
     batch, cfg = _check_batch(run)
     rep = cfg.representation
-    res = export_model(model, batch, onnx_path, name=hp["model"], graph_k=rep.k, opset=opset)
+    if (run / "estimator.json").is_file():
+        res, hp = _export_fitted(run, batch, Path(onnx_path))
+    else:
+        model, hp = load_model(run)
+        res = export_model(model, batch, onnx_path, name=hp["model"], graph_k=rep.k, opset=opset)
     onnx_file = Path(onnx_path).resolve()
     where = onnx_file.relative_to(run.resolve()) if onnx_file.is_relative_to(run.resolve()) else onnx_file
     record = {**res, "onnx": str(where), "model": hp["model"], "class_names": list(hp.get("class_names", [])),
@@ -362,3 +368,24 @@ def export_run(run: str | Path, onnx_path: str | Path, opset: int | None = None)
               "torch": torch.__version__}
     atomic_write_text(run / EXPORT_RECORD, json.dumps(record, indent=1))
     return {**record, "onnx": str(onnx_path)}
+
+
+def _export_fitted(run: Path, batch: dict[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A fitted run's model (bdt, efp_linear, a cut) as ONNX at ``path``, checked against its own library on
+    ``batch``; written only if they agree to :data:`TOLERANCE`."""
+    from jetlab.models.estimator_onnx import estimator_to_onnx
+    from jetlab.tasks.estimator import EstimatorPredictor
+
+    fitted = EstimatorPredictor(run)
+    name, x = fitted.hparams["model"], batch["x"]
+    data = estimator_to_onnx(fitted.model, x.shape[1], x.numpy().dtype)
+    got = onnx_session(data).run(["probs"], feeds(("x",), batch))[0]  # (B, C)
+    want = fitted(batch)  # (B, C)
+    diff = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
+    if not diff <= TOLERANCE:
+        raise InputError(f"{name}: onnxruntime and {fitted.backend} disagree by {diff:.2e} (> {TOLERANCE:.0e}) on "
+                         f"{len(x)} jets; not written to {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data)
+    exporter = "onnxmltools" if fitted.backend == "lightgbm" else "onnx.helper"
+    return {"inputs": ["x"], "exporter": exporter, "max_abs_diff": diff, "n_checked": len(x)}, fitted.hparams

@@ -79,6 +79,11 @@ class OnnxPredictor:
         onnx_file = run / record["onnx"]  # an absolute path stays absolute
         if not onnx_file.is_file():
             raise InputError(f"{onnx_file}: exported ONNX model missing; {hint}")
+        if (run / "estimator.json").is_file():
+            from jetlab.tasks.estimator import EstimatorPredictor
+
+            fitted = EstimatorPredictor(run)
+            return cls(onnx_file, tuple(record["inputs"]), fitted.hparams, fitted.n_params, threads)
         model, hp = load_model(run)
         return cls(onnx_file, tuple(record["inputs"]), hp, count_parameters(model), threads)
 
@@ -105,16 +110,13 @@ BACKENDS: dict[str, Callable[[Path], Predictor]] = {"torch": _torch, "onnx": _on
 def load_predictor(run: str | Path, backend: str = "torch") -> Predictor:
     """The predictor of ``run`` for ``backend`` (``torch`` | ``onnx``).
 
-    Fitted models (``bdt``, ``efp_linear``, cuts: ``RUN/estimator.json``) always run in their own
-    library (LightGBM, numpy); ``backend`` chooses how the PyTorch models run.
+    Fitted models (``bdt``, ``efp_linear``, cuts: ``RUN/estimator.json``) run in their own library
+    (LightGBM, numpy) with ``torch``, the default, and through their exported graph with ``onnx``.
     """
     if backend not in BACKENDS:
         raise UsageError(f"--backend: {backend!r} unknown (known: {', '.join(BACKENDS)})")
     run = Path(run)
-    if (run / "estimator.json").is_file():
-        if backend != "torch":
-            raise UsageError(f"--backend {backend}: {run} holds a fitted (non-PyTorch) model; evaluate it without "
-                             "--backend")
+    if (run / "estimator.json").is_file() and backend == "torch":
         from jetlab.tasks.estimator import EstimatorPredictor
 
         return EstimatorPredictor(run)
