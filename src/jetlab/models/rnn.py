@@ -3,7 +3,8 @@
 The sequence order carries information (hardest particle first), so these models are not
 permutation-symmetric. Padding never enters the recurrence: sequences are packed with
 :func:`torch.nn.utils.rnn.pack_padded_sequence` using the real-particle count of each jet, so a padded
-batch gives the same outputs as running every jet alone on its real particles.
+batch gives the same outputs as running every jet alone on its real particles. An exported graph runs
+unpacked over all slots and reads each jet's state at its last real particle (same outputs).
 """
 
 from __future__ import annotations
@@ -45,10 +46,8 @@ def last_hidden(rnn: nn.RNNBase, x: Tensor, mask: Tensor) -> Tensor:
     Shapes:
         x (B, P, F), mask (B, P) bool (True = real) → (B, D·H), D = 2 if bidirectional else 1.
     """
-    if exporting() and not rnn.bidirectional:  # unpacked: the state after step t sees steps <= t only
-        out, _ = rnn(real_first(x, mask))  # (B, P, H) last layer, every step
-        last = (mask.sum(dim=1).clamp(min=1) - 1).view(-1, 1, 1).expand(-1, 1, out.shape[-1])  # (B, 1, H)
-        return out.gather(1, last)[:, 0]  # (B, H)
+    if exporting():  # unpacked: the state after step t sees steps <= t only
+        return _unpacked_last_hidden(rnn, real_first(x, mask), mask.sum(dim=1).clamp(min=1))
     lengths = mask.sum(dim=1).clamp(min=1).cpu()  # (B,) int64 on CPU, as packing requires
     packed = pack_padded_sequence(real_first(x, mask), lengths, batch_first=True, enforce_sorted=False)
     _, state = rnn(packed)
@@ -56,6 +55,38 @@ def last_hidden(rnn: nn.RNNBase, x: Tensor, mask: Tensor) -> Tensor:
     directions = 2 if rnn.bidirectional else 1
     h_n = h_n.view(rnn.num_layers, directions, x.shape[0], rnn.hidden_size)[-1]  # (D, B, H)
     return h_n.transpose(0, 1).reshape(x.shape[0], directions * rnn.hidden_size)  # (B, D·H)
+
+
+def _unpacked_last_hidden(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> Tensor:
+    """:func:`last_hidden` without packing (an exported graph): ``x`` (B, P, F) real particles first,
+    ``lengths`` (B,) ≥ 1. Every direction runs forward over all P steps and is read at step n - 1; the
+    backward direction runs over each jet's real particles reversed (padding stays behind them), and
+    its outputs are put back in particle order as the next layer's input."""
+    last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, rnn.hidden_size)  # (B, 1, H)
+    if not rnn.bidirectional:
+        out, _ = rnn(x)  # (B, P, H) last layer, every step
+        return out.gather(1, last)[:, 0]  # (B, H)
+    steps = torch.arange(x.shape[1], device=x.device)[None]  # (1, P)
+    flip = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)  # (B, P), an involution
+
+    def reverse(t: Tensor) -> Tensor:  # each jet's first n steps in reverse order
+        return t.gather(1, flip[..., None].expand_as(t))
+
+    for layer in range(rnn.num_layers):
+        forward, backward = _one_direction(rnn, x, layer, ""), _one_direction(rnn, reverse(x), layer, "_reverse")
+        x = torch.cat([forward, reverse(backward)], dim=-1)  # (B, P, 2H) the next layer's input
+    return torch.cat([forward.gather(1, last)[:, 0], backward.gather(1, last)[:, 0]], dim=1)  # (B, 2H)
+
+
+def _one_direction(rnn: nn.RNNBase, x: Tensor, layer: int, suffix: str) -> Tensor:
+    """Outputs (B, P, H) of one direction (``suffix`` "" or "_reverse") of one layer of ``rnn``, run forward
+    over ``x`` from a zero state (the ``aten::gru`` / ``aten::lstm`` the exporters translate)."""
+    names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if rnn.bias else ())
+    params = [getattr(rnn, f"{n}_l{layer}{suffix}") for n in names]
+    h0 = x.new_zeros(1, x.shape[0], rnn.hidden_size)  # (1, B, H)
+    if isinstance(rnn, nn.LSTM):
+        return torch.lstm(x, (h0, h0), params, rnn.bias, 1, 0.0, False, False, True)[0]
+    return torch.gru(x, h0, params, rnn.bias, 1, 0.0, False, False, True)[0]
 
 
 class RecurrentTagger(nn.Module):
