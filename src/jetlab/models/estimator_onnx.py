@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from jetlab.errors import UsageError
-from jetlab.models.estimators import Estimator
+from jetlab.models.estimators import BoostedTrees, Estimator, LinearDiscriminant, OneCut
 
 __all__ = ["estimator_to_onnx"]
 
@@ -35,7 +35,7 @@ def estimator_to_onnx(est: Estimator, n_features: int, dtype: np.dtype | type = 
     return build(est, n_features, np.dtype(dtype))
 
 
-def _trees(est: Any, n_features: int, dtype: np.dtype) -> bytes:
+def _trees(est: BoostedTrees, n_features: int, dtype: np.dtype) -> bytes:
     import onnx
     import onnxmltools
     from onnxmltools.convert.common.data_types import FloatTensorType
@@ -56,7 +56,7 @@ def _trees(est: Any, n_features: int, dtype: np.dtype) -> bytes:
     return model.SerializeToString()
 
 
-def _linear(est: Any, n_features: int, dtype: np.dtype) -> bytes:
+def _linear(est: LinearDiscriminant, n_features: int, dtype: np.dtype) -> bytes:
     from onnx import helper
 
     consts = {"mean": est.mean, "std": est.std, "w": est.coef.T, "b": est.intercept, "eps": np.array(1e-30)}
@@ -70,7 +70,7 @@ def _linear(est: Any, n_features: int, dtype: np.dtype) -> bytes:
     return _model(nodes, consts, n_features, est.n_classes, "efp_linear", dtype)
 
 
-def _cut(est: Any, n_features: int, dtype: np.dtype) -> bytes:
+def _cut(est: OneCut, n_features: int, dtype: np.dtype) -> bytes:
     from onnx import helper
 
     consts = {"lo": np.array([0]), "hi": np.array([1]), "axis": np.array([1]), "centre": np.array(est.centre),
