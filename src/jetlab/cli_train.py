@@ -90,8 +90,8 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
         from jetlab.export import export_run
 
         res = export_run(args.run, args.onnx, opset=args.opset)
-        print(f"{res['onnx']}: {res['model']} exported; onnxruntime vs torch max |diff| = {res['max_abs_diff']:.2e} "
-              f"on {res['n_checked']} jets")
+        print(f"{res['onnx']}: {res['model']} exported; onnxruntime vs {res['reference']} max |diff| = "
+              f"{res['max_abs_diff']:.2e} on {res['n_checked']} jets")
     elif args.command == "compare":
         from jetlab.report.compare import landscape
         from jetlab.tasks.compare import collect_runs

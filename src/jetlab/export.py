@@ -285,7 +285,8 @@ def export_model(model: nn.Module, batch: dict[str, Any], path: str | Path, *, n
     """Export ``model`` (eval mode) for the inputs it reads in ``batch``; check ORT against torch on ``batch``.
 
     ``graph_k``: for graph models (which read ``batch["graph"]``), the kNN k of their representation.
-    Writes ``path`` atomically. Returns ``{"onnx", "inputs", "exporter", "max_abs_diff", "n_checked"}``;
+    Writes ``path`` atomically. Returns ``{"onnx", "inputs", "exporter", "reference", "max_abs_diff",
+    "n_checked"}`` (``reference``: what ONNX Runtime was checked against);
     raises :class:`UsageError` (one line, naming the operator) when the model cannot be exported and
     :class:`InputError` when ONNX Runtime disagrees with torch by more than 1e-4.
     """
@@ -317,7 +318,7 @@ def export_model(model: nn.Module, batch: dict[str, Any], path: str | Path, *, n
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return {"onnx": str(path), "inputs": list(names), "exporter": exporter, "max_abs_diff": diff,
+    return {"onnx": str(path), "inputs": list(names), "exporter": exporter, "reference": "torch", "max_abs_diff": diff,
             "n_checked": int(args[0].shape[0])}
 
 
@@ -349,7 +350,7 @@ def export_run(run: str | Path, onnx_path: str | Path, opset: int | None = None)
     record it in RUN/export.json.
 
     Returns the record: ``onnx`` (path), ``model``, ``inputs``, ``class_names``, ``representation``,
-    ``exporter``, ``max_abs_diff`` and ``n_checked``.
+    ``exporter``, ``reference`` (torch, lightgbm or numpy), ``max_abs_diff`` and ``n_checked``.
     """
     from jetlab.tasks.evaluate import load_model
 
@@ -382,10 +383,12 @@ def _export_fitted(run: Path, batch: dict[str, Any], path: Path) -> tuple[dict[s
     got = onnx_session(data).run(["probs"], feeds(("x",), batch))[0]  # (B, C)
     want = fitted(batch)  # (B, C)
     diff = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
+    reference = "lightgbm" if fitted.backend == "lightgbm" else "numpy"
     if not diff <= TOLERANCE:
-        raise InputError(f"{name}: onnxruntime and {fitted.backend} disagree by {diff:.2e} (> {TOLERANCE:.0e}) on "
+        raise InputError(f"{name}: onnxruntime and {reference} disagree by {diff:.2e} (> {TOLERANCE:.0e}) on "
                          f"{len(x)} jets; not written to {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, data)
-    exporter = "onnxmltools" if fitted.backend == "lightgbm" else "onnx.helper"
-    return {"inputs": ["x"], "exporter": exporter, "max_abs_diff": diff, "n_checked": len(x)}, fitted.hparams
+    trees = fitted.backend == "lightgbm"
+    return {"inputs": ["x"], "exporter": "onnxmltools" if trees else "onnx.helper", "reference": reference,
+            "max_abs_diff": diff, "n_checked": len(x)}, fitted.hparams
