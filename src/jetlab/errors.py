@@ -28,7 +28,12 @@ class UsageError(JetlabError):
 
 def one_line(message: object) -> str:
     """``message`` as a single printable line: control characters (a file name read from a hostile
-    manifest may hold a newline or a record separator) are written as escapes, ``\\n`` for a newline."""
+    manifest may hold a newline or a record separator) are written as escapes, ``\\n`` for a newline.
+
+    Example:
+        >>> print(one_line("d/s\\n0\\x1e.h5: missing"))
+        d/s\\n0\\x1e.h5: missing
+    """
     text = str(message)
     if text.isprintable():
         return text
