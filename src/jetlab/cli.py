@@ -232,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except OSError as e:  # disk full, read-only directory, permission denied, ...
         where = f"{e.filename}: " if e.filename else ""
-        print(f"jetlab: error: {one_line(where)}{one_line(e.strerror or e)}", file=sys.stderr)
+        print(f"jetlab: error: {one_line(f'{where}{e.strerror or e}')}", file=sys.stderr)
         return 2
     except MemoryError:
         print("jetlab: error: out of memory (use fewer jets or a smaller --batch-size)", file=sys.stderr)

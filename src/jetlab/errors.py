@@ -7,7 +7,7 @@ argument and the problem.
 
 from __future__ import annotations
 
-__all__ = ["JetlabError", "InputError", "FormatError", "UsageError", "one_line"]
+__all__ = ["JetlabError", "InputError", "FormatError", "UsageError", "one_line", "brief"]
 
 
 class JetlabError(Exception):
@@ -34,7 +34,11 @@ def one_line(message: object) -> str:
         >>> print(one_line("d/s\\n0\\x1e.h5: missing"))
         d/s\\n0\\x1e.h5: missing
     """
-    text = str(message)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message))
+
+
+def brief(error: BaseException, limit: int = 160) -> str:
+    """The first line of ``error``'s message, at most ``limit`` characters (its type name if it has none),
+    to quote a library's error inside a jetlab one."""
+    lines = str(error).splitlines()
+    return lines[0][:limit] if lines else type(error).__name__

@@ -309,9 +309,7 @@ def export_model(model: nn.Module, batch: dict[str, Any], path: str | Path, *, n
         except Exception as e:  # noqa: BLE001 - e.g. an op the TorchScript exporter wrote but ORT lacks
             reason = _operator(dynamo_error) if dynamo_error is not None else _operator(e)
             raise UsageError(f"{name}: cannot export to ONNX: {reason}") from None
-        if not diff <= TOLERANCE:
-            raise InputError(f"{name}: onnxruntime and torch disagree by {diff:.2e} (> {TOLERANCE:.0e}) on "
-                             f"{len(args[0])} jets; not written to {path}")
+        _require_agreement(diff, name, "torch", len(args[0]), path)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it owner-only; the model is for others to read
@@ -328,7 +326,19 @@ def check(onnx_path: str | Path, wrapper: Exportable, batch: dict[str, Any]) -> 
     sess = onnx_session(onnx_path)
     got = sess.run(["probs"], feeds(wrapper.names, batch))[0]  # (B, C)
     want = torch.softmax(wrapper.model(batch).float(), dim=1).numpy()  # (B, C)
+    return _max_abs_diff(got, want)
+
+
+def _max_abs_diff(got: np.ndarray, want: np.ndarray) -> float:
     return float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
+
+
+def _require_agreement(diff: float, name: str, reference: str, n: int, path: Path) -> None:
+    """Refuse (one line) an export whose ONNX Runtime probabilities are more than :data:`TOLERANCE` from
+    ``reference``'s on ``n`` jets."""
+    if not diff <= TOLERANCE:  # NaN fails too
+        raise InputError(f"{name}: onnxruntime and {reference} disagree by {diff:.2e} (> {TOLERANCE:.0e}) on "
+                         f"{n} jets; not written to {path}")
 
 
 def _check_batch(run: Path, n: int = 64) -> tuple[dict[str, Any], Any]:
@@ -380,15 +390,11 @@ def _export_fitted(run: Path, batch: dict[str, Any], path: Path) -> tuple[dict[s
     fitted = EstimatorPredictor(run)
     name, x = fitted.hparams["model"], batch["x"]
     data = estimator_to_onnx(fitted.model, x.shape[1], x.numpy().dtype)
-    got = onnx_session(data).run(["probs"], feeds(("x",), batch))[0]  # (B, C)
-    want = fitted(batch)  # (B, C)
-    diff = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
-    reference = "lightgbm" if fitted.backend == "lightgbm" else "numpy"
-    if not diff <= TOLERANCE:
-        raise InputError(f"{name}: onnxruntime and {reference} disagree by {diff:.2e} (> {TOLERANCE:.0e}) on "
-                         f"{len(x)} jets; not written to {path}")
+    diff = _max_abs_diff(onnx_session(data).run(["probs"], feeds(("x",), batch))[0], fitted(batch))  # of (B, C)
+    trees = fitted.backend == "lightgbm"
+    reference = "lightgbm" if trees else "numpy"
+    _require_agreement(diff, name, reference, len(x), path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, data)
-    trees = fitted.backend == "lightgbm"
     return {"inputs": ["x"], "exporter": "onnxmltools" if trees else "onnx.helper", "reference": reference,
             "max_abs_diff": diff, "n_checked": len(x)}, fitted.hparams

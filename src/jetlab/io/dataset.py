@@ -16,7 +16,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from jetlab.errors import FormatError, InputError
+from jetlab.errors import FormatError, InputError, brief
 from jetlab.io.format import MANIFEST, is_jetlab_shard, read_manifest, read_rows, read_shard, sha256
 from jetlab.io.jets import Jets
 
@@ -55,7 +55,7 @@ class ShardedDataset:
                     with h5py.File(f, "r") as h:
                         parts.append(read_rows(h, "labels", f, slice(None), np.int64, "iu"))
                 except (OSError, KeyError, ValueError, TypeError) as e:
-                    raise InputError(f"{f}: unreadable shard ({str(e).splitlines()[0][:120]})") from None
+                    raise InputError(f"{f}: unreadable shard ({brief(e, 120)})") from None
                 if len(parts[-1]) != n:
                     raise FormatError(f"{f}: holds {len(parts[-1])} jets, manifest says {n}")
             self._labels = np.concatenate(parts) if parts else np.zeros(0, np.int64)
@@ -121,7 +121,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
                 if is_jetlab_shard(f):
                     return "jetlab-shard"
         except OSError as e:
-            raise InputError(f"{path}: unreadable HDF5 file ({str(e).splitlines()[0][:120]})") from None
+            raise InputError(f"{path}: unreadable HDF5 file ({brief(e, 120)})") from None
     fmt = sniff(path)
     if fmt is None:
         explain_unknown(path)  # raises: truncated HDF5 or zip, or no known layout

@@ -25,7 +25,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from jetlab.errors import FormatError, InputError
+from jetlab.errors import FormatError, InputError, brief
 from jetlab.io import guarded
 from jetlab.io.atomic import atomic_h5, atomic_write_text
 from jetlab.io.jets import Jets
@@ -102,7 +102,7 @@ def shard_info(path: str | os.PathLike[str]) -> dict[str, Any]:
             info["n_jets"] = int(f["labels"].shape[0])
             return info
     except (OSError, KeyError, ValueError) as e:
-        raise InputError(f"{path}: unreadable shard ({guarded.short(e)})") from None
+        raise InputError(f"{path}: unreadable shard ({brief(e)})") from None
 
 
 def read_shard(path: str | os.PathLike[str], start: int = 0, stop: int | None = None) -> Jets:
@@ -124,7 +124,7 @@ def read_shard(path: str | os.PathLike[str], start: int = 0, stop: int | None = 
                 meta={"format": "jetlab", "path": str(path), "shard": json.loads(f.attrs["shard"])},
             )
     except (OSError, KeyError, ValueError, TypeError) as e:
-        raise InputError(f"{path}: unreadable or truncated shard ({guarded.short(e)})") from None
+        raise InputError(f"{path}: unreadable or truncated shard ({brief(e)})") from None
     return jets.validate(str(path))
 
 
@@ -154,7 +154,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     except FileNotFoundError:
         raise InputError(f"{directory}: no {MANIFEST} (not a jetlab dataset, or generation unfinished)") from None
     except (OSError, ValueError, RecursionError) as e:
-        raise InputError(f"{path}: unreadable manifest ({guarded.short(e)})") from None
+        raise InputError(f"{path}: unreadable manifest ({brief(e)})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "jetlab":
         raise FormatError(f"{path}: not a jetlab manifest")
     if type(manifest.get("schema")) is not int or manifest["schema"] != SCHEMA_VERSION:

@@ -17,10 +17,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from jetlab.errors import FormatError, InputError, JetlabError
+from jetlab.errors import FormatError, InputError, JetlabError, brief
 
 __all__ = ["ERRORS", "check_file", "open_h5", "dataset", "names", "check_columns", "same_rows", "check_stored",
-           "read_float32", "npz_arrays", "check_memory", "short"]
+           "read_float32", "npz_arrays", "check_memory"]
 
 ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, EOFError, zipfile.BadZipFile, zlib.error)
 MAX_RATIO = 2048  # gzip compresses at most ~1032:1: a larger declared/stored ratio is declared, not stored
@@ -47,7 +47,7 @@ def open_h5(path: Path) -> Iterator[h5py.File]:
     except JetlabError:
         raise
     except ERRORS as e:
-        raise InputError(f"{path}: unreadable, corrupt or truncated HDF5 file ({short(e)})") from None
+        raise InputError(f"{path}: unreadable, corrupt or truncated HDF5 file ({brief(e)})") from None
 
 
 def dataset(group: h5py.Group, key: str, path: Path, ndim: int) -> h5py.Dataset:
@@ -72,6 +72,7 @@ def names(ds: h5py.Dataset, path: Path) -> list[str]:
 
 def check_columns(path: Path, key: str, width: int, names: list[str], need: tuple[str, ...] = (), exact: bool = False
                    ) -> None:  # fmt: skip
+    """``names`` label the ``width`` columns of ``key`` (exactly, or at least) and include ``need``."""
     if (len(names) != width) if exact else (len(names) < width):
         raise FormatError(f"{path}: '{key}' has {width} columns but {len(names)} names")
     missing = [n for n in need if n not in names]
@@ -80,6 +81,7 @@ def check_columns(path: Path, key: str, width: int, names: list[str], need: tupl
 
 
 def same_rows(path: Path, *datasets: h5py.Dataset) -> None:
+    """The datasets hold the same number of jets (rows)."""
     rows = {d.shape[0] for d in datasets}
     if len(rows) > 1:
         raise FormatError(f"{path}: datasets {[d.name for d in datasets]} differ in jet count {sorted(rows)}")
@@ -114,7 +116,7 @@ def npz_arrays(path: Path, keys: tuple[str, ...], rows: slice) -> list[np.ndarra
     except JetlabError:
         raise
     except ERRORS as e:
-        raise InputError(f"{path}: unreadable, corrupt or truncated npz file ({short(e)})") from None
+        raise InputError(f"{path}: unreadable, corrupt or truncated npz file ({brief(e)})") from None
 
 
 def _npz_member(z: zipfile.ZipFile, key: str, path: Path, rows: slice) -> np.ndarray:
@@ -145,6 +147,7 @@ def _npz_member(z: zipfile.ZipFile, key: str, path: Path, rows: slice) -> np.nda
 
 
 def check_memory(path: Path, name: str, nbytes: int) -> None:
+    """Refuse to read ``nbytes`` of ``name`` when that is more than half of this machine's memory."""
     try:
         total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
@@ -155,6 +158,3 @@ def check_memory(path: Path, name: str, nbytes: int) -> None:
             "read fewer jets with start/stop"
         )
 
-
-def short(e: BaseException) -> str:
-    return str(e).splitlines()[0][:160] if str(e) else type(e).__name__

@@ -18,7 +18,7 @@ import torch
 import yaml
 
 from jetlab.data.module import DataConfig, JetDataModule
-from jetlab.errors import InputError, UsageError
+from jetlab.errors import InputError, UsageError, brief
 from jetlab.models import InputDims, create
 from jetlab.tasks.config import RunConfig, resolve_config
 from jetlab.tasks.train import load_builder
@@ -45,14 +45,14 @@ def load_model(run: str | Path, which: str = "best") -> tuple[torch.nn.Module, d
     try:
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means: refuse the file
-        raise InputError(f"{ckpt}: refused to load ({str(e).splitlines()[0][:120]})") from None
+        raise InputError(f"{ckpt}: refused to load ({brief(e, 120)})") from None
     hp = dict(state.get("hyper_parameters", {}))
     try:
         model = create(hp["model"], n_classes=hp.get("n_classes", 2), dims=InputDims(**hp["dims"]), **hp["hparams"])
         model.load_state_dict({k.removeprefix("model."): v for k, v in state["state_dict"].items()
                                if k.startswith("model.")})
     except (KeyError, RuntimeError) as e:
-        raise InputError(f"{ckpt}: does not match its run's model ({str(e).splitlines()[0][:120]})") from None
+        raise InputError(f"{ckpt}: does not match its run's model ({brief(e, 120)})") from None
     return model.eval(), hp
 
 

@@ -69,7 +69,6 @@ class OnnxPredictor:
     def from_run(cls, run: str | Path, threads: int | None = None) -> OnnxPredictor:
         """The predictor of ``run``'s exported model, found through ``RUN/export.json``."""
         from jetlab.export import EXPORT_RECORD
-        from jetlab.tasks.evaluate import load_model
 
         run = Path(run)
         hint = f"run 'jetlab export {run} --onnx {run / 'model.onnx'}' first"
@@ -79,13 +78,8 @@ class OnnxPredictor:
         onnx_file = run / record["onnx"]  # an absolute path stays absolute
         if not onnx_file.is_file():
             raise InputError(f"{onnx_file}: exported ONNX model missing; {hint}")
-        if (run / "estimator.json").is_file():
-            from jetlab.tasks.estimator import EstimatorPredictor
-
-            fitted = EstimatorPredictor(run)
-            return cls(onnx_file, tuple(record["inputs"]), fitted.hparams, fitted.n_params, threads)
-        model, hp = load_model(run)
-        return cls(onnx_file, tuple(record["inputs"]), hp, count_parameters(model), threads)
+        own = load_predictor(run)  # the run in its own library: its hyper-parameters and parameter count
+        return cls(onnx_file, tuple(record["inputs"]), own.hparams, own.n_params, threads)
 
     def __call__(self, batch: dict[str, Any]) -> np.ndarray:
         from jetlab.export import feeds
