@@ -13,6 +13,7 @@ Run:  python benchmarks/generate.py [--events 400] [--classes g,q,w,z,t] [--jets
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +28,8 @@ from jetlab.generate.events import PythiaSource
 from jetlab.generate.runner import generate
 from jetlab.generate.shards import MatchedJets, _pad, _to_jets, shard_meta
 from jetlab.io.format import write_shard
+
+from _record import recorded
 
 
 def bare_pythia(cls: str, seed: int, cfg: GenerateConfig, n_events: int) -> float:
@@ -105,4 +108,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(recorded("generate", main))

@@ -31,6 +31,8 @@ from jetlab.models import create, get_spec
 from jetlab.physics.kinematics import p4_from_pt_eta_phi_m
 from jetlab.schema import HLF_NAMES, PARTICLE_FEATURES
 
+from _record import recorded
+
 
 def synthetic_jets(n: int, p: int, mean_particles: int = 50, seed: int = 0) -> Jets:
     """Jets with ~``mean_particles`` real particles (pT-ordered, spread 0.15 around the axis) in ``p`` slots."""
@@ -166,4 +168,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(recorded("inference", main))

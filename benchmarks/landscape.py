@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from jetlab.tasks.config import resolve_config
 from jetlab.tasks.evaluate import evaluate
 from jetlab.tasks.train import train
 
+from _record import recorded
+
 # CPU-sized choices: lite variants, and the heaviest models at reduced size.
 DEFAULT_MODELS = ("mlp", "cnn", "resnet", "gru", "lstm", "deepsets", "pfn", "efn", "pointnet", "set_transformer",
                   "part_lite", "gcn", "gat", "particlenet_lite", "interaction_net", "lorentznet", "pelican",
@@ -39,7 +42,7 @@ TOP_MODELS = ("cut_tau32", "cut_mass", "bdt", "efp_linear", "pfn", "particlenet"
               "lorentznet", "pelican")
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="benchmarks/_data/landscape", help="dataset (generated if missing)")
     ap.add_argument("--jets-per-class", type=int, default=3000)
@@ -86,6 +89,8 @@ def main() -> None:
             res = evaluate(run)
             print(f"{name:>18}: trained in {time.perf_counter() - t:5.0f} s, "
                   f"accuracy {res['metrics']['accuracy']:.3f}", flush=True)
+        else:
+            print(f"{name:>18}: REUSED from an earlier invocation ({run}); use --fresh for one-invocation tables")
         runs.append(run)
     collected = collect_runs(runs)
     paths = landscape(collected, out / "report")
@@ -93,6 +98,7 @@ def main() -> None:
     if ":" in args.classes:  # binary: the two numbers papers quote
         print(summary_table(collected))
     (out / "command.json").write_text(json.dumps(vars(args), indent=1))
+    return 0
 
 
 def summary_table(runs: list[dict]) -> str:
@@ -115,4 +121,4 @@ def summary_table(runs: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(recorded("landscape", main))
