@@ -111,3 +111,62 @@ def test_padding_length_and_position_do_not_matter(name: str) -> None:
         ref = m(batch)
         torch.testing.assert_close(m(particles(10, seed=4, max_particles=200)), ref, atol=2e-5, rtol=2e-5)
         torch.testing.assert_close(m(interleave_padding(batch, 200, seed=5)), ref, atol=2e-5, rtol=2e-5)
+
+
+def test_part_weaver_extras_add_the_documented_parameters() -> None:
+    """Each weaver-core option adds exactly its documented parameters, in every particle and class block."""
+    from jetlab.models import count_parameters
+    from jetlab.models.part import WEAVER_EXTRAS
+
+    d, h, ffn, blocks, pair = 64, 4, 4, 4 + 1, (32, 32)  # registry defaults of "part"
+    added = {"scale_attn": blocks * 2 * d, "scale_fc": blocks * 2 * ffn * d, "scale_heads": blocks * h,
+             "scale_resids": blocks * d, "pair_bias": sum(pair), "pair_out_norm": 2 * h}
+    base = count_parameters(create("part"))
+    for option in WEAVER_EXTRAS:
+        assert count_parameters(create("part", **{option: True})) - base == added[option], option
+    assert count_parameters(create("part", **dict.fromkeys(WEAVER_EXTRAS, True))) - base == sum(added.values())
+
+
+def test_part_weaver_scalings_start_as_identity_and_then_act() -> None:
+    """scale_heads / scale_resids start at 1 (same logits as without); changed, they change the logits.
+    scale_attn / scale_fc / pair_out_norm insert norms, so the same shared weights give other logits."""
+    base, batch = model("part"), particles(8, seed=2)
+    weights = base.state_dict()
+    with torch.no_grad():
+        ref = base(batch)
+        scaled = create("part", n_classes=5, scale_heads=True, scale_resids=True).eval()
+        assert sorted(set(scaled.state_dict()) - set(weights)) == sorted(
+            f"{kind}.{i}.{p}" for kind, n in (("blocks", 4), ("cls_blocks", 1)) for i in range(n)
+            for p in ("head_scale", "resid_scale"))
+        scaled.load_state_dict(weights, strict=False)
+        torch.testing.assert_close(scaled(batch), ref)
+        scaled.blocks[0].head_scale[1] = 3.0
+        assert (scaled(batch) - ref).abs().max() > 1e-3
+        scaled.blocks[0].head_scale[1] = 1.0
+        scaled.blocks[2].resid_scale[5] = 0.0
+        assert (scaled(batch) - ref).abs().max() > 1e-3
+        for option in ("scale_attn", "scale_fc", "pair_out_norm"):
+            other = create("part", n_classes=5, **{option: True}).eval()
+            shared = {k.replace(".ff.2.", ".ff.3.") if option == "scale_fc" else k: v for k, v in weights.items()}
+            missing, unexpected = other.load_state_dict(shared, strict=False)  # the fc norm sits at ff.2
+            assert missing and not unexpected, option
+            assert all(".attn_norm." in k or ".ff.2." in k or "pair_embed.net.3." in k for k in missing), option
+            if option == "pair_out_norm":
+                other.pair_embed.net[3].running_mean.fill_(0.5)  # a fresh eval-mode BatchNorm is ~ the identity
+            assert (other(batch) - ref).abs().max() > 1e-4, option
+
+
+def test_part_with_weaver_extras_still_ignores_padding() -> None:
+    """All weaver-core options on: padding length and position still do not change the logits."""
+    from jetlab.models.part import WEAVER_EXTRAS
+
+    torch.manual_seed(0)
+    m = create("part", n_classes=5, **dict.fromkeys(WEAVER_EXTRAS, True))
+    m.train()
+    m(particles(16, seed=11)).sum().backward()  # BatchNorm running statistics off their start values
+    m.eval()
+    batch = particles(10, seed=4)
+    with torch.no_grad():
+        ref = m(batch)
+        torch.testing.assert_close(m(particles(10, seed=4, max_particles=200)), ref, atol=2e-5, rtol=2e-5)
+        torch.testing.assert_close(m(interleave_padding(batch, 200, seed=5)), ref, atol=2e-5, rtol=2e-5)

@@ -19,7 +19,11 @@ from jetlab.models.layers import exporting, masked_apply, mlp, trim_padding
 from jetlab.models.registry import InputDims, register_model
 from jetlab.physics.pairs import pair_features_at
 
-__all__ = ["PairEmbedding", "BiasedAttention", "ParticleBlock", "ClassBlock", "ParticleTransformer"]
+__all__ = ["PairEmbedding", "BiasedAttention", "ParticleBlock", "ClassBlock", "ParticleTransformer", "WEAVER_EXTRAS"]
+
+#: The options that, all on, give weaver-core's ParticleTransformer (v1 defaults) parameter for parameter.
+WEAVER_EXTRAS = ("scale_attn", "scale_fc", "scale_heads", "scale_resids", "pair_bias", "pair_out_norm")
+_EXTRAS_OFF = dict.fromkeys(WEAVER_EXTRAS, False)
 
 
 class PairEmbedding(nn.Module):
@@ -28,12 +32,21 @@ class PairEmbedding(nn.Module):
     ``U_ab = MLP(BN(ln Δ, ln kT, ln z, ln m²)_ab)`` per head, computed once for a < b on real pairs only
     (packed with ``nonzero``, also in an exported graph) and mirrored (U is symmetric); self-pairs and
     pairs with padding get U = 0. Input ``p4`` (B, P, 4) (E, px, py, pz), ``mask`` (B, P) bool, True = real.
+
+    Options as weaver-core's ``PairEmbed`` (both off by default): ``bias`` keeps a bias on each hidden
+    linear layer ahead of its BatchNorm (weaver's ``Conv1d``; the BatchNorm subtracts it, so it adds
+    parameters, not function); ``out_norm`` adds a BatchNorm over the H outputs (on real pairs).
     """
 
-    def __init__(self, dims: Sequence[int], heads: int) -> None:
+    def __init__(self, dims: Sequence[int], heads: int, bias: bool = False, out_norm: bool = False) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.BatchNorm1d(4), mlp((4, *dims), act=nn.GELU, norm=True),
-                                 nn.Linear(dims[-1], heads))
+        hidden = mlp((4, *dims), act=nn.GELU, norm=True)
+        if bias:
+            for i, layer in enumerate(hidden):
+                if isinstance(layer, nn.Linear):
+                    hidden[i] = nn.Linear(layer.in_features, layer.out_features)
+        out = [nn.BatchNorm1d(heads)] if out_norm else []
+        self.net = nn.Sequential(nn.BatchNorm1d(4), hidden, nn.Linear(dims[-1], heads), *out)
 
     def forward(self, p4: Tensor, mask: Tensor) -> Tensor:
         b, p = mask.shape
@@ -80,21 +93,49 @@ class BiasedAttention(nn.Module):
 
 
 class ParticleBlock(nn.Module):
-    """Pre-LN transformer block: ``x += Attn(LN(x), bias)``; ``x += FF(LN(x))`` (ParT particle attention block)."""
+    """Pre-LN transformer block (ParT particle attention block)::
+
+        x ← x + Drop(N_a(s ⊙ Attn(LN(x), bias)))
+        x ← w ⊙ x + Drop(W₂ N_f(GELU(W₁ LN(x))))
+
+    ``x`` (B, P, D), ``bias`` (B, H, P, P) -> (B, P, D). weaver-core's extras, each off by default
+    (then N_a, N_f are identities and s = w = 1, with no parameters): ``scale_attn`` makes N_a a
+    LayerNorm(D) on the attention output, ``scale_fc`` makes N_f a LayerNorm(ffn_ratio·D) on the FF hidden
+    layer, ``scale_heads`` learns s (H,), one scale per head repeated over its D/H channels of the
+    *projected* attention output (where weaver-core 0.5 applies it), ``scale_resids`` learns w (D,) on
+    the FF residual (weaver's ``w_resid``; the attention residual stays unweighted, as there).
+    """
 
     def __init__(self, dim: int, heads: int, ffn_ratio: int, dropout: float, attn_dropout: float,
-                 activation_dropout: float = 0.0) -> None:
+                 activation_dropout: float = 0.0, scale_attn: bool = False, scale_fc: bool = False,
+                 scale_heads: bool = False, scale_resids: bool = False) -> None:
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.attn = BiasedAttention(dim, heads, attn_dropout)
         hidden = [nn.Dropout(activation_dropout)] if activation_dropout > 0 else []
-        self.ff = nn.Sequential(nn.Linear(dim, ffn_ratio * dim), nn.GELU(), *hidden, nn.Linear(ffn_ratio * dim, dim))
+        fc_norm = [nn.LayerNorm(ffn_ratio * dim)] if scale_fc else []
+        self.ff = nn.Sequential(nn.Linear(dim, ffn_ratio * dim), nn.GELU(), *hidden, *fc_norm,
+                                nn.Linear(ffn_ratio * dim, dim))
         self.drop = nn.Dropout(dropout)
+        self.attn_norm = nn.LayerNorm(dim) if scale_attn else nn.Identity()
+        self.head_scale = nn.Parameter(torch.ones(heads)) if scale_heads else None
+        self.resid_scale = nn.Parameter(torch.ones(dim)) if scale_resids else None
+
+    def attend(self, x: Tensor, bias: Tensor, queries: int | None = None) -> Tensor:
+        """``x_q + Drop(N_a(s ⊙ Attn(LN(x)_q, LN(x), bias)))``, q the first ``queries`` slots (None: all): (B, Q, D)."""
+        h, q = self.norm1(x), slice(None, queries)  # (B, P, D)
+        a = self.attn(h[:, q], h, bias)  # (B, Q, D)
+        if self.head_scale is not None:
+            a = a * self.head_scale.repeat_interleave(a.shape[-1] // self.head_scale.shape[0])  # (B, Q, D)
+        return x[:, q] + self.drop(self.attn_norm(a))  # (B, Q, D)
+
+    def feed(self, x: Tensor) -> Tensor:
+        """``w ⊙ x + Drop(FF(LN(x)))``: (B, Q, D)."""
+        resid = x if self.resid_scale is None else x * self.resid_scale  # (B, Q, D)
+        return resid + self.drop(self.ff(self.norm2(x)))  # (B, Q, D)
 
     def forward(self, x: Tensor, bias: Tensor) -> Tensor:
-        h = self.norm1(x)  # (B, P, D)
-        x = x + self.drop(self.attn(h, h, bias))  # (B, P, D)
-        return x + self.drop(self.ff(self.norm2(x)))  # (B, P, D)
+        return self.feed(self.attend(x, bias))  # (B, P, D)
 
 
 class ClassBlock(ParticleBlock):
@@ -104,9 +145,7 @@ class ClassBlock(ParticleBlock):
     """
 
     def forward(self, x: Tensor, bias: Tensor) -> Tensor:
-        h = self.norm1(x)  # (B, 1 + P, D)
-        c = x[:, :1] + self.drop(self.attn(h[:, :1], h, bias))  # (B, 1, D)
-        return c + self.drop(self.ff(self.norm2(c)))  # (B, 1, D)
+        return self.feed(self.attend(x, bias, queries=1))  # (B, 1, D)
 
 
 class ParticleTransformer(nn.Module):
@@ -120,6 +159,14 @@ class ParticleTransformer(nn.Module):
     ``attn_dropout`` on attention weights (ParT: 0.1 each; default 0 here: on a CPU they make a training
     step up to 1.7x slower, as dropout masks of (B, H, P, P) and (B, P, 4D) are costly).
 
+    weaver-core's ``ParticleTransformer`` (v1) adds, on top of this, norms and learned scalings that jetlab
+    offers as options, all off by default (no parameters, same outputs and checkpoints as before); all of
+    :data:`WEAVER_EXTRAS` on gives weaver's architecture parameter for parameter: ``scale_attn``,
+    ``scale_fc``, ``scale_heads``, ``scale_resids`` in every particle and class block (see
+    :class:`ParticleBlock`, 11·D + H parameters per block), ``pair_bias`` and ``pair_out_norm`` in the pair
+    embedding (see :class:`PairEmbedding`). What stays different is not architecture: weaver's input
+    BatchNorm counts padded slots, and its ``trim`` drops a random share of the particles in training.
+
     Shapes: ``batch["x"]`` (B, P, F), ``batch["p4"]`` (B, P, 4) (E, px, py, pz), ``batch["mask"]``
     (B, P) bool, True = real particle. Returns logits (B, n_classes).
     """
@@ -127,17 +174,22 @@ class ParticleTransformer(nn.Module):
     def __init__(self, n_features: int, n_classes: int, embed_dims: Sequence[int] = (64, 64),
                  pair_embed_dims: Sequence[int] = (32, 32), num_heads: int = 4, num_layers: int = 4,
                  num_cls_layers: int = 1, ffn_ratio: int = 4, dropout: float = 0.1, attn_dropout: float = 0.0,
-                 activation_dropout: float = 0.0) -> None:
+                 activation_dropout: float = 0.0, *, scale_attn: bool = False, scale_fc: bool = False,
+                 scale_heads: bool = False, scale_resids: bool = False, pair_bias: bool = False,
+                 pair_out_norm: bool = False) -> None:
         super().__init__()
         dim = embed_dims[-1]
+        extras = {"scale_attn": scale_attn, "scale_fc": scale_fc, "scale_heads": scale_heads,
+                  "scale_resids": scale_resids}
         self.input_bn = nn.BatchNorm1d(n_features)
         sizes = (n_features, *embed_dims)
         self.embed = nn.Sequential(*(nn.Sequential(nn.LayerNorm(a), nn.Linear(a, b), nn.GELU())
                                      for a, b in zip(sizes[:-1], sizes[1:])))
-        self.pair_embed = PairEmbedding(pair_embed_dims, num_heads)
-        self.blocks = nn.ModuleList(ParticleBlock(dim, num_heads, ffn_ratio, dropout, attn_dropout, activation_dropout)
-                                    for _ in range(num_layers))
-        self.cls_blocks = nn.ModuleList(ClassBlock(dim, num_heads, ffn_ratio, 0.0, 0.0) for _ in range(num_cls_layers))
+        self.pair_embed = PairEmbedding(pair_embed_dims, num_heads, bias=pair_bias, out_norm=pair_out_norm)
+        self.blocks = nn.ModuleList(ParticleBlock(dim, num_heads, ffn_ratio, dropout, attn_dropout, activation_dropout,
+                                                  **extras) for _ in range(num_layers))
+        self.cls_blocks = nn.ModuleList(ClassBlock(dim, num_heads, ffn_ratio, 0.0, 0.0, **extras)
+                                        for _ in range(num_cls_layers))
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
         self.norm, self.head = nn.LayerNorm(dim), nn.Linear(dim, n_classes)
 
@@ -157,7 +209,7 @@ class ParticleTransformer(nn.Module):
 
 @register_model("part", family="transformer", representation="particles", symmetric=True, paper="arXiv:2202.03772",
                 embed_dims=(64, 64), pair_embed_dims=(32, 32), num_heads=4, num_layers=4, num_cls_layers=1,
-                ffn_ratio=4, dropout=0.1, attn_dropout=0.0, activation_dropout=0.0)
+                ffn_ratio=4, dropout=0.1, attn_dropout=0.0, activation_dropout=0.0, **_EXTRAS_OFF)
 def part(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Particle Transformer: 4 particle blocks with pair-interaction attention bias, 1 class block (dim 64)."""
     return ParticleTransformer(dims.particle_features, n_classes, **hp)
@@ -165,7 +217,8 @@ def part(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
 
 @register_model("part_lite", family="transformer", representation="particles", symmetric=True,
                 paper="arXiv:2202.03772", embed_dims=(32, 32), pair_embed_dims=(16, 16), num_heads=4, num_layers=2,
-                num_cls_layers=1, ffn_ratio=2, dropout=0.1, attn_dropout=0.0, activation_dropout=0.0)
+                num_cls_layers=1, ffn_ratio=2, dropout=0.1, attn_dropout=0.0, activation_dropout=0.0,
+                **_EXTRAS_OFF)
 def part_lite(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Particle Transformer, small: 2 particle blocks (dim 32), pair embedding (16, 16), 1 class block."""
     return ParticleTransformer(dims.particle_features, n_classes, **hp)
