@@ -11,9 +11,13 @@ with the hadronic (z, θ) measure (energyflow's ``measure="hadr"``, ``normed=Tru
     z_i  = pT_i / Σ_j pT_j
     θ_ij = ΔR_ij^β,   ΔR_ij² = (y_i - y_j)² + Δφ_ij²   (Δφ wrapped into [-π, π))
 
-β = 1 by default. The angle coordinate ``y`` is whatever the caller passes: rapidity for massive
-particles (energyflow's ``coords="ptyphim"``) or pseudorapidity η (identical for massless particles,
-and the JetNet convention, where particles are given as (Δη, Δφ, pT_rel)).
+β = 1 by default. With ``normed=False`` the weights are the raw ``z_i = pT_i`` (energyflow's
+``normed=False``, which jetnet's EFPs use): an EFP of a graph with N vertices then scales as
+(pT scale)^N, so it sees a global pT scale that the normalized EFPs are blind to.
+
+The angle coordinate ``y`` is whatever the caller passes: rapidity for massive particles
+(energyflow's ``coords="ptyphim"``) or pseudorapidity η (identical for massless particles, and the
+JetNet convention, where particles are given as (Δη, Δφ, pT_rel)).
 
 The degree d of an EFP is its number of edges. Only connected ("prime") graphs are enumerated: a
 disconnected graph's EFP is the product of its components' EFPs. The number of connected multigraphs
@@ -131,18 +135,25 @@ def efps(
     mask: np.ndarray | None = None,
     dmax: int = 5,
     beta: float = 1.0,
+    normed: bool = True,
 ) -> np.ndarray:
     """All connected EFPs of degree 1..``dmax`` for padded jets, columns in :func:`efp_graphs` order.
 
     Arguments:
-        pt, y, phi: (N, P) particle transverse momenta (any positive scale: only z_i = pT_i/Σ pT
-            enters), rapidities (or pseudorapidities) and azimuths.
+        pt, y, phi: (N, P) particle transverse momenta (with ``normed``, any positive scale: only
+            z_i = pT_i/Σ pT enters), rapidities (or pseudorapidities) and azimuths.
         mask: (N, P) bool, True = real particle; None = all real. Padding never contributes.
         dmax: largest degree (number of edges).
         beta: angular exponent β > 0 in θ_ij = ΔR_ij^β.
+        normed: z_i = pT_i / Σ_j pT_j if True (the default), else z_i = pT_i.
 
     Returns:
         (N, G) float64, G = len(efp_graphs(dmax)). Jets with Σ pT = 0 give 0.
+
+    Example (two particles of pT 1 and 3 at ΔR = 0.5; the degree-1 EFP is Σ z_i z_j θ_ij):
+        >>> pt, y, phi = np.array([[1.0, 3.0]]), np.array([[0.0, 0.5]]), np.zeros((1, 2))
+        >>> efps(pt, y, phi, dmax=1).round(4).tolist(), efps(pt, y, phi, dmax=1, normed=False).tolist()
+        ([[0.1875]], [[3.0]])
     """
     pt, y, phi = (np.asarray(a, dtype=np.float64) for a in (pt, y, phi))
     if pt.ndim != 2 or pt.shape != y.shape or pt.shape != phi.shape:
@@ -152,7 +163,7 @@ def efps(
     real = np.ones(pt.shape, bool) if mask is None else np.asarray(mask, bool)
     w = np.where(real, pt, 0.0)  # (N, P)
     total = w.sum(axis=1, keepdims=True)  # (N, 1)
-    z = np.divide(w, total, out=np.zeros_like(w), where=total > 0)  # (N, P)
+    z = np.divide(w, total, out=np.zeros_like(w), where=total > 0) if normed else w  # (N, P)
     graphs = efp_graphs(dmax)
     n, p = pt.shape
     out = np.empty((n, len(graphs)))
