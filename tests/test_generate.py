@@ -12,8 +12,9 @@ import pytest
 
 import jetlab.io as jio
 from jetlab.classes import CLASSES
+from jetlab.cli import main as cli_main
 from jetlab.errors import InputError, UsageError
-from jetlab.generate.config import GenerateConfig, parse_slice, plan_shards
+from jetlab.generate.config import MIN_PARTICLE_PT, GenerateConfig, parse_slice, plan_shards
 from jetlab.generate.runner import generate, merge
 
 N = 24  # jets per class
@@ -66,8 +67,11 @@ def test_physics(dataset: Path) -> None:
     assert (np.diff(p, axis=1)[jets.mask[:, 1:]] <= 1e-3).all()
     assert (jets.constituents[~jets.mask] == 0).all()
     np.testing.assert_allclose(p, np.hypot(jets.particle("px"), jets.particle("py")), rtol=1e-5, atol=1e-4)
+    # no constituent below the stated pT threshold; j_multiplicity counts exactly the kept particles
+    assert (p[jets.mask] >= MIN_PARTICLE_PT * (1 - 1e-6)).all()
+    np.testing.assert_array_equal(jets.feature("j_multiplicity")[full := jets.n_particles < jets.max_particles],
+                                  jets.n_particles[full])
     # the jet four-vector is the sum of (all, here untruncated) constituents
-    full = jets.n_particles < jets.max_particles
     sum_pt = np.hypot(jets.particle("px").sum(1), jets.particle("py").sum(1))
     np.testing.assert_allclose(sum_pt[full], pt[full], rtol=1e-4)
 
@@ -123,3 +127,26 @@ def test_bad_slice(text: str) -> None:
 def test_refuses_other_settings(dataset: Path) -> None:
     res = run_cli("generate", "--out", str(dataset), "--jets-per-class", str(N), "--seed", "8", "--no-progress")
     assert res.returncode == 2 and "other settings" in res.stderr and res.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_unexpected_worker_error_is_one_line(workers: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A bug inside a worker (here a ZeroDivisionError in the features) ends as one line naming the shard and
+    its seeds, exit 2, no traceback, no file left (forked workers inherit the patch)."""
+    import jetlab.generate.shards as shards
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("0.0 cannot be raised to a negative power")
+
+    monkeypatch.setattr(shards, "features_from_p4", broken)
+    out = tmp_path / "d"
+    rc = cli_main(["generate", "--out", str(out), "--classes", "w", "--jets-per-class", "2", "--shard-size", "1",
+                   "--seed", "3", "--workers", workers, "--no-progress"])
+    err = capsys.readouterr().err
+    seeds = {t.filename: t.pythia_seed for t in plan_shards(GenerateConfig(out=out, classes=("w",), jets_per_class=2,
+                                                                          shard_size=1, seed=3))}
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("jetlab: error: shard w_000"), err
+    name = err.split("shard ")[1].split(" ")[0]
+    assert f"Pythia seed {seeds[name]}" in err and "ZeroDivisionError: 0.0 cannot be raised" in err
+    assert "Traceback" not in err and not list(out.glob("*.h5")) and not list(out.glob("*.tmp"))

@@ -13,8 +13,8 @@ import vector
 from jetlab.physics.ecf import correlator_sums, ecf_observables
 from jetlab.physics.features import features_from_p4
 from jetlab.physics.grooming import groom_jets
-from jetlab.physics.kinematics import delta_phi, delta_r, p4_from_pt_eta_phi_m, pt_eta_phi_m
-from jetlab.physics.nsubjettiness import nsubjettiness, rapidity
+from jetlab.physics.kinematics import delta_phi, delta_r, p4_from_pt_eta_phi_m, pt_eta_phi_m, rapidity
+from jetlab.physics.nsubjettiness import nsubjettiness
 from jetlab.schema import HLF_NAMES
 
 
@@ -35,7 +35,7 @@ def random_jets(n_jets: int, n_max: int, seed: int, massive: bool = True) -> tup
 def brute_ecf(p4: np.ndarray) -> dict[str, float]:
     """Direct sums over pairs and triplets of one jet (no tricks)."""
     pt = np.hypot(p4[:, 0], p4[:, 1])
-    y, phi = rapidity(p4[:, 2], p4[:, 3]), np.arctan2(p4[:, 1], p4[:, 0])
+    y, phi = rapidity(*p4.T), np.arctan2(p4[:, 1], p4[:, 0])
 
     def dr(i: int, j: int) -> float:
         return float(np.hypot(y[i] - y[j], delta_phi(phi[i], phi[j])))
@@ -89,7 +89,7 @@ def test_pt_zero_is_finite() -> None:
 def test_ecf_matches_brute_force() -> None:
     p4, counts = random_jets(6, 9, seed=1)
     pt = np.hypot(p4[..., 0], p4[..., 1])
-    obs = ecf_observables(correlator_sums(pt, rapidity(p4[..., 2], p4[..., 3]), np.arctan2(p4[..., 1], p4[..., 0]),
+    obs = ecf_observables(correlator_sums(pt, rapidity(*np.moveaxis(p4, -1, 0)), np.arctan2(p4[..., 1], p4[..., 0]),
                                           counts), pt.sum(1))
     for b in range(len(counts)):
         ref = brute_ecf(p4[b, : counts[b]])
@@ -108,7 +108,7 @@ def test_ecf_matches_fastjet_contrib() -> None:
     p4, counts = random_jets(5, 25, seed=2)
     cs = fastjet.ClusterSequence(_awkward(p4, counts), fastjet.JetDefinition(fastjet.cambridge_algorithm, 10.0))
     pt = np.hypot(p4[..., 0], p4[..., 1])
-    obs = ecf_observables(correlator_sums(pt, rapidity(p4[..., 2], p4[..., 3]), np.arctan2(p4[..., 1], p4[..., 0]),
+    obs = ecf_observables(correlator_sums(pt, rapidity(*np.moveaxis(p4, -1, 0)), np.arctan2(p4[..., 1], p4[..., 0]),
                                           counts), pt.sum(1))
     for func, beta in (("c2", 1), ("d2", 2), ("n2", 1), ("m2", 2), ("c1", 0)):
         ref = np.asarray(cs.exclusive_jets_energy_correlator(njets=1, func=func, beta=beta))
@@ -135,8 +135,8 @@ def test_tau1_brute_force_and_small_jets() -> None:
         q = p4[b, : counts[b]]
         jet = q.sum(0)
         pt = np.hypot(q[:, 0], q[:, 1])
-        y, phi = rapidity(q[:, 2], q[:, 3]), np.arctan2(q[:, 1], q[:, 0])
-        dr = np.hypot(y - rapidity(jet[2], jet[3]), delta_phi(phi, np.arctan2(jet[1], jet[0])))
+        y, phi = rapidity(*q.T), np.arctan2(q[:, 1], q[:, 0])
+        dr = np.hypot(y - rapidity(*jet), delta_phi(phi, np.arctan2(jet[1], jet[0])))
         for beta in (1.0, 2.0):
             assert taus[(1, beta)][b] == pytest.approx((pt * dr**beta).sum() / (pt.sum() * 0.8**beta), rel=1e-9)
         assert taus[(3, 1.0)][b] <= taus[(2, 1.0)][b] + 1e-12 <= taus[(1, 1.0)][b] + 2e-12
@@ -156,3 +156,35 @@ def test_feature_vector_is_finite_and_consistent() -> None:
     zlogz = np.where(z > 0, z * np.log(np.where(z > 0, z, 1)), 0).sum(1)
     np.testing.assert_allclose(col["j_zlogz"], zlogz, rtol=1e-5)
     np.testing.assert_allclose(col["j_tau21_b1"], col["j_tau2_b1"] / col["j_tau1_b1"], rtol=1e-5)
+
+
+def test_rapidity_is_fastjets_for_float32_tachyons() -> None:
+    """float32 storage leaves m² < 0 for light particles; FastJet then treats them as massless."""
+    r = np.random.default_rng(6)
+    p4 = np.stack(p4_from_pt_eta_phi_m(r.exponential(20, 500) + 0.1, r.normal(0, 2, 500), r.uniform(-3, 3, 500),
+                                       np.zeros(500)), axis=-1).astype(np.float32).astype(np.float64)
+    m2 = p4[:, 3] ** 2 - (p4[:, :3] ** 2).sum(1)
+    assert (m2 < 0).sum() > 50  # the case exists
+    ref = np.array([fastjet.PseudoJet(*v).rap() for v in p4.tolist()])
+    np.testing.assert_allclose(rapidity(*p4.T), ref, rtol=0, atol=1e-12)
+    beam = np.array([[0.0, 0.0, 7.0, 7.0], [0.0, 0.0, -2.0, 2.0]])
+    np.testing.assert_array_equal(rapidity(*beam.T), [fastjet.PseudoJet(*v).rap() for v in beam.tolist()])
+
+
+@pytest.mark.parametrize(("name", "beta"), [("mmdt", 0.0), ("sdb2", 2.0), ("sdm1", -1.0)])
+def test_soft_drop_collinear_pair_matches_contrib(name: str, beta: float) -> None:
+    """Two particles at identical (y, φ), as the simple detector's ECAL and HCAL cell centres can be:
+    ΔR = 0 in soft drop β = -1 once raised ZeroDivisionError; contrib's pow(0, -1/2) = inf fails the cut."""
+    vector.register_awkward()
+    p4, counts = random_jets(6, 12, seed=7)
+    for b in range(len(counts)):  # particle 1 becomes collinear with particle 0 (same direction, lower pT)
+        p4[b, 1] = 0.25 * p4[b, 0]  # a power of 2: y and φ identical to the last bit
+    # and a jet of exactly two collinear particles, where the walk ends on a single particle
+    p4[0, 2:] = 0.0
+    counts[0] = 2
+    cs = fastjet.ClusterSequence(_awkward(p4, counts), fastjet.JetDefinition(fastjet.cambridge_algorithm, 10.0))
+    ref = cs.exclusive_jets_softdrop_grooming(njets=1, beta=beta, symmetry_cut=0.1, R0=0.8)
+    ours = groom_jets(p4, counts)
+    np.testing.assert_allclose(ours.mass[name], np.maximum(ak.to_numpy(ref.msoftdrop), 0), rtol=1e-6, atol=1e-4)
+    if name == "mmdt":
+        np.testing.assert_array_equal(ours.mmdt_mask.sum(1), ak.to_numpy(ak.num(ref.constituents)))

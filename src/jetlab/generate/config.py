@@ -17,7 +17,14 @@ import numpy as np
 from jetlab.classes import CLASSES, parse_classes
 from jetlab.errors import UsageError
 
-__all__ = ["GenerateConfig", "ShardTask", "plan_shards", "parse_slice"]
+__all__ = ["GenerateConfig", "ShardTask", "plan_shards", "parse_slice", "MIN_PARTICLE_PT"]
+
+# Final-state particles (after the detector, if any) below this pT are dropped before clustering.
+# 0.1 GeV is below every LHC experiment's lowest reconstructed pT (tracks from ~0.1 GeV, calorimeter
+# noise thresholds above), so no experiment sees what it removes; without it Pythia's QED radiation
+# in hadron decays leaves photons down to 1e-13 GeV, which count in j_multiplicity. Measured on
+# 1 TeV g and W jets: it removes ~4 % of the particles carrying ~1.5e-4 of the jet pT.
+MIN_PARTICLE_PT = 0.1
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class GenerateConfig:
     radius: float = 0.8
     sqrt_s: float = 13000.0
     detector: str = "none"
+    min_particle_pt: float = MIN_PARTICLE_PT
     shard_size: int = 500
     batch_events: int = 50
     slice: tuple[int, int] = (0, 1)  # (i, N): run shards with index % N == i
@@ -54,6 +62,7 @@ class GenerateConfig:
             (0 < self.radius <= 2.0, "--radius", "must be in (0, 2]"),
             (self.eta_max > 0, "--eta-max", "must be positive"),
             (self.detector in ("none", "simple"), "--detector", "must be 'none' or 'simple'"),
+            (self.min_particle_pt >= 0, "min_particle_pt", "must be >= 0 (GeV)"),
             (0 <= self.slice[0] < self.slice[1], "--shard", "must be i/N with 0 <= i < N"),
         ]
         for ok, flag, msg in checks:
@@ -76,8 +85,8 @@ class GenerateConfig:
 
     def physics(self) -> dict[str, Any]:
         """Settings that determine the jets (not where, how fast or in how many pieces)."""
-        keys = ("seed", "max_particles", "pt_range", "eta_max", "radius", "sqrt_s", "detector", "shard_size",
-                "batch_events")
+        keys = ("seed", "max_particles", "pt_range", "eta_max", "radius", "sqrt_s", "detector", "min_particle_pt",
+                "shard_size", "batch_events")
         d = {k: asdict(self)[k] for k in keys} | {"pthat_range": list(self.pthat)}
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()} | {"generator": "pythia8+fastjet"}
 

@@ -33,6 +33,13 @@ class EventBatch:
     pdgid: np.ndarray  # (M,)
     truth: Truth
 
+    def above_pt(self, min_pt: float) -> EventBatch:
+        """The same events without the particles of pT < ``min_pt`` (GeV); see ``MIN_PARTICLE_PT``."""
+        keep = np.hypot(self.p4[:, 0], self.p4[:, 1]) >= min_pt
+        event = np.repeat(np.arange(self.n_events), self.counts)[keep]
+        return EventBatch(self.n_events, np.bincount(event, minlength=self.n_events), self.p4[keep],
+                          self.charge[keep], self.pdgid[keep], self.truth)
+
 
 @dataclass
 class Truth:

@@ -192,6 +192,7 @@ def merge(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]
                          max_particles=s["max_particles"], pt_range=tuple(s["pt_range"]),
                          pthat_range=tuple(s["pthat_range"]), eta_max=s["eta_max"], radius=s["radius"],
                          sqrt_s=s["sqrt_s"], detector=s["detector"], shard_size=s["shard_size"],
+                         min_particle_pt=s.get("min_particle_pt", 0.0),
                          batch_events=s["batch_events"])
     plan = plan_shards(cfg)
     missing = [t.filename for t in plan if t.filename not in files]

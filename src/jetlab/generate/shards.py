@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from jetlab.classes import CLASSES
-from jetlab.errors import JetlabError
+from jetlab.errors import JetlabError, brief
 from jetlab.generate.clustering import MatchedJets, cluster_and_match
 from jetlab.generate.config import GenerateConfig, ShardTask
 from jetlab.generate.detector import SimpleDetector
@@ -46,6 +46,7 @@ def _collect(cfg: GenerateConfig, task: ShardTask, report: Callable[[int, int], 
         n_events += batch.n_events
         if detector is not None:
             batch = detector(batch, rng)
+        batch = batch.above_pt(cfg.min_particle_pt)
         m = cluster_and_match(batch, task.cls, cfg.radius, cfg.pt_range, cfg.eta_max)
         take = min(len(m.counts), task.n_jets - n)
         if take:
@@ -89,9 +90,20 @@ def _to_jets(m: MatchedJets, cls: str, max_particles: int) -> Jets:
 
 
 def make_shard(cfg: GenerateConfig, task: ShardTask, report: Callable[[int, int], None] | None = None) -> Path:
-    """Generate ``task`` into ``cfg.out / task.filename`` (atomic); ``report(jets, events)`` tracks progress."""
-    matched = _collect(cfg, task, report or (lambda j, e: None))
-    jets = _to_jets(matched, task.cls, cfg.max_particles).validate(task.filename)
+    """Generate ``task`` into ``cfg.out / task.filename`` (atomic); ``report(jets, events)`` tracks progress.
+
+    An unexpected error (a bug, not bad input) becomes one :class:`JetlabError` line naming the shard
+    and its seeds, so that it can be reproduced; it also crosses a worker pool where the original
+    exception (a FastJet SWIG error, say) might not pickle.
+    """
+    try:
+        matched = _collect(cfg, task, report or (lambda j, e: None))
+        jets = _to_jets(matched, task.cls, cfg.max_particles).validate(task.filename)
+    except (JetlabError, OSError, MemoryError):
+        raise
+    except Exception as e:  # noqa: BLE001 - turned into one reportable line
+        raise JetlabError(f"shard {task.filename} (class {task.cls}, Pythia seed {task.pythia_seed}, detector seed "
+                          f"{task.detector_seed}) failed: {type(e).__name__}: {brief(e)}") from None
     path = Path(cfg.out) / task.filename
     write_shard(path, jets, shard_meta(cfg, task))
     return path

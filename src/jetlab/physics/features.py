@@ -21,8 +21,8 @@ import numpy as np
 
 from jetlab.physics.ecf import correlator_sums, ecf_observables
 from jetlab.physics.grooming import groom_jets
-from jetlab.physics.kinematics import pt_eta_phi_m
-from jetlab.physics.nsubjettiness import nsubjettiness, rapidity
+from jetlab.physics.kinematics import pt_eta_phi_m, rapidity
+from jetlab.physics.nsubjettiness import nsubjettiness
 from jetlab.schema import HLF_NAMES
 
 __all__ = ["jet_features", "features_from_p4"]
@@ -35,7 +35,7 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _substructure(p4: np.ndarray, counts: np.ndarray, suffix: str) -> dict[str, np.ndarray]:
     """τ_N, τ ratios and the 13 ECF ratios of padded jets; keys like ``j_tau1_b1`` + suffix."""
     pt = np.hypot(p4[..., 0], p4[..., 1])
-    y, phi = rapidity(p4[..., 2], p4[..., 3]), np.arctan2(p4[..., 1], p4[..., 0])
+    y, phi = rapidity(*np.moveaxis(p4, -1, 0)), np.arctan2(p4[..., 1], p4[..., 0])
     valid = np.arange(p4.shape[1])[None, :] < counts[:, None]
     pt_sum = np.where(valid, pt, 0.0).sum(axis=1)
     out = {f"j_{k}{suffix}": v for k, v in ecf_observables(correlator_sums(pt, y, phi, counts), pt_sum).items()}

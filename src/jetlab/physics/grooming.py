@@ -17,6 +17,7 @@ history from FastJet's own ``ClusterSequence`` gives identical masses (tested) a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import fastjet
@@ -26,7 +27,7 @@ from jetlab._quiet import fastjet_quiet
 
 fastjet_quiet()
 
-__all__ = ["SOFT_DROP_BETAS", "GroomResult", "groom_jets"]
+__all__ = ["SOFT_DROP_BETAS", "GroomResult", "groom_jets", "symmetry_cut"]
 
 Z_CUT, R0 = 0.1, 0.8
 SOFT_DROP_BETAS: dict[str, float] = {"mmdt": 0.0, "sdb2": 2.0, "sdm1": -1.0}
@@ -44,17 +45,31 @@ class GroomResult:
     mmdt_mask: np.ndarray
 
 
+def symmetry_cut(delta_r: float, beta: float, z_cut: float = Z_CUT, r0: float = R0) -> float:
+    """z_cut (ΔR/R0)^β, with C's ``pow`` at ΔR = 0 as FastJet contrib's ``SoftDrop`` evaluates it:
+    z_cut for β = 0, 0 for β > 0 and +inf for β < 0 (a collinear pair never passes β < 0).
+
+    Example:
+        >>> symmetry_cut(0.0, -1.0), symmetry_cut(0.0, 0.0), symmetry_cut(0.4, 2.0)
+        (inf, 0.1, 0.025)
+    """
+    if delta_r == 0.0 and beta != 0.0:
+        return 0.0 if beta > 0 else math.inf
+    return z_cut * (delta_r / r0) ** beta
+
+
 def _soft_drop(jet: fastjet.PseudoJet, beta: float) -> fastjet.PseudoJet:
     p1, p2 = fastjet.PseudoJet(), fastjet.PseudoJet()
     while jet.has_parents(p1, p2):
         if p1.pt() < p2.pt():
             p1, p2 = p2, p1
         pt1, pt2 = p1.pt(), p2.pt()
-        z = pt2 / (pt1 + pt2)
-        if z > Z_CUT * (p1.delta_R(p2) / R0) ** beta:
+        if pt1 + pt2 == 0.0:  # contrib: "a critical problem, return an empty PJ"
+            return fastjet.PseudoJet()
+        if pt2 / (pt1 + pt2) > symmetry_cut(p1.delta_R(p2), beta):
             return jet
         jet, p1, p2 = p1, fastjet.PseudoJet(), fastjet.PseudoJet()
-    return jet
+    return jet  # grooming mode (contrib's SoftDrop default): the last single particle
 
 
 def _groom_one(p4: np.ndarray) -> tuple[list[float], list[int]]:
@@ -69,7 +84,7 @@ def _groom_one(p4: np.ndarray) -> tuple[list[float], list[int]]:
     for name, beta in SOFT_DROP_BETAS.items():
         g = _soft_drop(jet, beta)
         masses.append(g.m())
-        if name == "mmdt":
+        if name == "mmdt" and g.has_constituents():
             kept = [c.user_index() for c in g.constituents()]
     masses.append(_PRUNER(jet).m())
     masses.append(_TRIMMER(jet).m())

@@ -17,19 +17,13 @@ import fastjet
 import numpy as np
 
 from jetlab._quiet import fastjet_quiet
-from jetlab.physics.kinematics import delta_phi
+from jetlab.physics.kinematics import delta_phi, rapidity
 
 fastjet_quiet()
 
-__all__ = ["nsubjettiness", "rapidity"]
+__all__ = ["nsubjettiness"]
 
 _KT = fastjet.JetDefinition(fastjet.kt_algorithm, 10.0)
-
-
-def rapidity(pz: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """y = 0.5 ln((E + pz)/(E - pz)), finite for massless particles along the beam."""
-    num, den = np.maximum(e + pz, 1e-12), np.maximum(e - pz, 1e-12)
-    return 0.5 * np.log(num / den)
 
 
 def _axes(p4: np.ndarray, counts: np.ndarray, n_axes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -48,7 +42,7 @@ def _axes(p4: np.ndarray, counts: np.ndarray, n_axes: int) -> tuple[np.ndarray, 
         warnings.simplefilter("ignore", UserWarning)
         jets = fastjet.ClusterSequence(arr, _KT).exclusive_jets(n_jets=n_axes)
     comp = {k: ak.to_numpy(ak.flatten(jets[k])).reshape(len(rows), n_axes) for k in ("px", "py", "pz", "E")}
-    y[rows] = rapidity(comp["pz"], comp["E"])
+    y[rows] = rapidity(comp["px"], comp["py"], comp["pz"], comp["E"])
     phi[rows] = np.arctan2(comp["py"], comp["px"])
     return y, phi, ok
 
@@ -68,7 +62,7 @@ def nsubjettiness(
     pt = np.hypot(p4[..., 0], p4[..., 1])  # (B, P)
     valid = np.arange(p4.shape[1])[None, :] < counts[:, None]
     pt = np.where(valid, pt, 0.0)
-    y, phi = rapidity(p4[..., 2], p4[..., 3]), np.arctan2(p4[..., 1], p4[..., 0])
+    y, phi = rapidity(*np.moveaxis(p4, -1, 0)), np.arctan2(p4[..., 1], p4[..., 0])
     out: dict[tuple[int, float], np.ndarray] = {}
     for n in range(1, n_max + 1):
         ay, aphi, ok = _axes(p4, counts, n)  # (B, n)
