@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
 
 from jetlab.metrics.anomaly import anomaly_metrics, sic_curve, signal_efficiency_at
+from tests.reference_metrics import mann_whitney_auc
 
 NAMES = ["g", "q", "w", "z", "t"]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -77,7 +77,8 @@ def test_crafted_roc_reads_eff_s_at_eff_b() -> None:
     assert w["eff_s"]["0.1"] == pytest.approx(0.7)
     assert w["eff_s"]["0.01"] == pytest.approx(0.4)
     assert w["eff_s"]["0.001"] is None                               # below 1 / 100 background jets
-    assert w["auc"] == pytest.approx(roc_auc_score(labels == 2, scores))
+    # U: 4 signal above all 100 background jets, 3 above 90 of them, 3 below all -> (400 + 270) / 1000
+    assert w["auc"] == pytest.approx(0.67) == pytest.approx(mann_whitney_auc(sig, bkg))
     assert w["auc_unc"] is None
     assert list(m["signals"]) == ["w"]                                    # q: neither signal nor present
 

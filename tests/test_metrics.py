@@ -1,7 +1,9 @@
 """Tagger metrics (jetlab.metrics.classification) on inputs whose answers can be checked by hand.
 
-The bootstrap machinery (integer weights on one sorted sample) is checked against scikit-learn's
-weighted ROC and AUC, an independent implementation.
+Values are checked against the hand-built references of tests/reference_metrics.py (Mann-Whitney
+count, sorted-and-counted ROC); more of them in tests/test_metric_references.py. The bootstrap
+machinery (integer weights on one sorted sample) is also checked against scikit-learn's weighted ROC
+and AUC, an implementation independent of jetlab's cumulative sums.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from jetlab.metrics.classification import (
     sorted_groups,
     weighted_auc_and_fpr,
 )
+from tests.reference_metrics import eps_b_at_eps_s, hand_roc, mann_whitney_auc
 
 NAMES = ["g", "q", "w", "z", "t"]
 
@@ -107,13 +110,14 @@ def test_confusion_matrix_against_manual_count() -> None:
     assert m["accuracy_unc"] is None and m["auc_unc"]["g"] is None
 
 
-def test_per_class_auc_matches_sklearn_one_vs_rest() -> None:
+def test_per_class_auc_and_rejection_match_hand_references() -> None:
     probs, labels = fake_probs(3000, seed=1)
     m = classification_metrics(probs, labels, NAMES, n_bootstrap=0)
     for k, c in enumerate(NAMES):
-        assert m["auc"][c] == pytest.approx(roc_auc_score(labels == k, probs[:, k]))
-        fpr, tpr, _ = roc_curve(labels == k, probs[:, k])
-        assert m["rejection"][c]["0.5"]["value"] == pytest.approx(rejection_at(fpr, tpr, 0.5))
+        sig, bkg = probs[labels == k, k], probs[labels != k, k]
+        assert m["auc"][c] == pytest.approx(mann_whitney_auc(sig, bkg), abs=1e-12)
+        eps_b = eps_b_at_eps_s(*hand_roc(sig, bkg), 0.5)
+        assert m["rejection"][c]["0.5"]["value"] == pytest.approx(1 / eps_b, rel=1e-12)
     assert m["macro_auc"] == pytest.approx(np.mean(list(m["auc"].values())))
 
 
@@ -125,10 +129,10 @@ def test_binary_mode() -> None:
     m = classification_metrics(probs, labels, ["g+q", "t"], n_bootstrap=30)
     assert m["binary"] and m["signal"] == "t" and m["background"] == "g+q"
     assert list(m["auc"]) == list(m["rejection"]) == list(m["n_signal"]) == ["t"]
-    assert m["auc"]["t"] == m["macro_auc"] == pytest.approx(roc_auc_score(labels, p_sig))
+    assert m["auc"]["t"] == m["macro_auc"] == pytest.approx(mann_whitney_auc(p_sig[labels == 1], p_sig[labels == 0]))
     assert m["auc_unc"]["t"] > 0 and m["rejection"]["t"]["0.3"]["unc"] > 0
-    fpr, tpr, _ = roc_curve(labels, p_sig)
-    assert m["rejection"]["t"]["0.3"]["value"] == pytest.approx(rejection_at(fpr, tpr, 0.3))
+    eps_b = eps_b_at_eps_s(*hand_roc(p_sig[labels == 1], p_sig[labels == 0]), 0.3)
+    assert m["rejection"]["t"]["0.3"]["value"] == pytest.approx(1 / eps_b, rel=1e-12)
     assert m["n_signal"]["t"] + m["n_background"]["t"] == 4000
     assert np.array(m["confusion"]["counts"]).sum() == 4000
     json.dumps(m, allow_nan=False)
@@ -201,11 +205,16 @@ def test_weighted_auc_and_fpr_match_sklearn_sample_weight(decimals: int | None) 
 def test_roc_points_downsampled_keeps_ends_and_rejection() -> None:
     probs, labels = fake_probs(40_000, seed=9)
     fpr, tpr = roc_points(probs, labels, 4, max_points=500)
-    full_f, full_t, _ = roc_curve(labels == 4, probs[:, 4])
+    full_f, full_t = hand_roc(probs[labels == 4, 4], probs[labels != 4, 4])
     assert full_f.size > 500 >= fpr.size > 400
     assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
     assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
     for eff in (0.3, 0.5):
-        assert rejection_at(fpr, tpr, eff) == pytest.approx(rejection_at(full_f, full_t, eff), rel=0.02)
+        assert rejection_at(fpr, tpr, eff) == pytest.approx(1 / eps_b_at_eps_s(full_f, full_t, eff), rel=0.02)
+    # a short curve is kept whole: every point of it lies on the hand-built ROC, none is dropped there
+    # except interior points of straight runs (which change no interpolated value)
     short_f, short_t = roc_points(probs[:50], labels[:50], 4)
-    assert short_f.size == roc_curve(labels[:50] == 4, probs[:50, 4])[0].size
+    ref_f, ref_t = hand_roc(probs[:50][labels[:50] == 4, 4], probs[:50][labels[:50] != 4, 4])
+    assert set(zip(short_f.tolist(), short_t.tolist())) <= set(zip(ref_f.tolist(), ref_t.tolist()))
+    for eff in np.linspace(0.05, 1.0, 20):
+        assert 1 / rejection_at(short_f, short_t, eff) == pytest.approx(eps_b_at_eps_s(ref_f, ref_t, eff))
