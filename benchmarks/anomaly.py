@@ -1,11 +1,9 @@
-"""Benchmark: anomaly detection with the autoencoder family, and mass decorrelation with DisCo.
+"""Benchmark: anomaly detection with the autoencoder family.
 
-1. Each autoencoder (ae = the course's dense AE on HLF, the baseline to beat; dae, vae, cae,
-   set_ae) is trained on QCD (g, q) of one generated dataset and scored on the test split of
-   every class: AUC for W, Z, t against QCD and the maximum SIC.
-2. A binary top-vs-QCD MLP on the 16 HLF (which include the groomed mass) is trained without and
-   with the DisCo penalty (--decorrelate mass): background rejection at εS = 0.5 and the
-   Jensen-Shannon divergence between QCD mass distributions passing and failing that cut.
+Each autoencoder (ae = the course's dense AE on HLF, the baseline to beat; dae, vae, cae, set_ae)
+is trained on QCD (g, q) of one generated dataset and scored on the test split of every class: AUC
+for W, Z, t against QCD and the maximum SIC. Mass decorrelation (DisCo) has its own benchmark,
+benchmarks/decorrelation.py.
 
 Run:  python benchmarks/anomaly.py [--data benchmarks/_data/landscape] [--epochs 30] [--max-time 00:03:00]
 """
@@ -14,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 from jetlab.api import generate
 from jetlab.tasks.anomaly_eval import evaluate_anomaly
 from jetlab.tasks.config import resolve_config
-from jetlab.tasks.evaluate import evaluate
 from jetlab.tasks.train import train
+
+from _record import recorded
 
 AUTOENCODERS = ("ae", "dae", "vae", "cae", "set_ae")
 
@@ -36,14 +36,12 @@ def fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="benchmarks/_data/landscape")
     ap.add_argument("--jets-per-class", type=int, default=3000)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--max-time", default="00:03:00")
-    ap.add_argument("--disco-lambda", default="0.1,0.3,1", help="comma-separated DisCo strengths to scan")
-    ap.add_argument("--skip-autoencoders", action="store_true")
     ap.add_argument("--out", default="benchmarks/results/anomaly")
     args = ap.parse_args()
     data, out = Path(args.data), Path(args.out)
@@ -52,38 +50,22 @@ def main() -> None:
     trainer = {"trainer": {"epochs": args.epochs, "max_time": args.max_time, "progress": False}}
 
     rows = []
-    for name in () if args.skip_autoencoders else AUTOENCODERS:
+    for name in AUTOENCODERS:
         r = run(out / name, "anomaly", name, str(data), {**trainer, "data": {"classes": "g,q"}})
         res = evaluate_anomaly(r)
         sig = res["metrics"]["signals"]
         rows.append((name, res["score"], *(sig[c]["auc"] for c in "wzt"), *(sig[c]["max_sic"] for c in "wzt")))
-    if rows:
-        print_autoencoders(rows)
-    disco(args, data, out, trainer)
+    print_autoencoders(rows)
+    return 0
 
 
 def print_autoencoders(rows: list[tuple]) -> None:
-    print("\n1) anomaly detection, trained on g,q; test split of every class")
+    print("\nanomaly detection, trained on g,q; test split of every class")
     print("| model | score | AUC W | AUC Z | AUC t | max SIC W | max SIC Z | max SIC t |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row[0]} | {row[1]} | " + " | ".join(fmt(v, 3 if i < 3 else 2) for i, v in enumerate(row[2:])) + " |")
 
 
-
-def disco(args: argparse.Namespace, data: Path, out: Path, trainer: dict) -> None:
-    print("\n2) top vs QCD MLP on the 16 HLF, without and with the DisCo penalty")
-    print("| training | AUC | 1/εB @ εS=0.5 | JSD (QCD mass, pass vs fail @ εS=0.5) |")
-    print("|---|---|---|---|")
-    settings = [("plain", {})] + [(f"DisCo λ = {lam}", {"decorrelate": "mass", "disco_lambda": float(lam)})
-                                  for lam in args.disco_lambda.split(",")]
-    for k, (label, loss) in enumerate(settings):
-        r = run(out / f"mlp_disco_{k}", "classify", "mlp", str(data),
-                {**trainer, "data": {"classes": "t:g,q"}, "loss": loss})
-        m = evaluate(r)["metrics"]
-        sc = m["sculpting"]
-        print(f"| {label} | {fmt(m['auc']['t'])} | {fmt(sc['rejection'], 1)} | {fmt(sc['jsd'], 4)} |", flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(recorded("anomaly", main))

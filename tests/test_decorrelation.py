@@ -13,6 +13,8 @@ from jetlab.metrics.decorrelation import (
     distance_correlation,
     distance_correlation_np,
     jsd_after_cut,
+    jsd_floor_curve,
+    jsd_floor_draws,
     sculpting_metrics,
     threshold_at_efficiency,
 )
@@ -181,10 +183,80 @@ def test_sculpting_mass_correlated_versus_independent_score() -> None:
     assert flat["n_background"] == 20_000 and flat["n_background_pass"] == round(flat["eff_b"] * 20_000)
 
 
+# ------------------------------------------------------------------------------------ the JSD floor
+def test_floor_matches_the_large_sample_bias() -> None:
+    # all 20 bins well filled: the floor approaches (bins - 1) / (8 ln 2) · (1/n1 + 1/n2)
+    m = np.random.default_rng(10).uniform(0.0, 300.0, 40_000)
+    floor = jsd_floor_draws(m, 2_000, bins=20, n_draws=300)
+    assert floor.shape == (300,) and np.isfinite(floor).all()
+    assert floor.mean() == pytest.approx(19 / (8 * math.log(2)) * (1 / 2_000 + 1 / 38_000), rel=0.1)
+
+
+def test_floor_draws_are_reproducible_and_follow_the_binning() -> None:
+    m = np.random.default_rng(11).gamma(3.0, 20.0, 3_000)
+    a, b = jsd_floor_draws(m, 100, seed=4), jsd_floor_draws(m, 100, seed=4)
+    assert np.array_equal(a, b) and not np.array_equal(a, jsd_floor_draws(m, 100, seed=5))
+    assert jsd_floor_draws(m, 100, bins=5).mean() < a.mean() < jsd_floor_draws(m, 100, bins=80).mean()
+    assert jsd_floor_draws(m, 100, n_draws=130).shape == (130,)               # more than one chunk of 64
+
+
+def test_two_samples_of_one_distribution_are_consistent_with_the_floor() -> None:
+    """JSDs of two independent samples of one law scatter as the floor does (same sizes, same bins)."""
+    rng = np.random.default_rng(12)
+    n_pass, n_fail = 150, 2_850
+    passes = np.arange(n_pass + n_fail) < n_pass
+    measured = np.array([jsd_after_cut(rng.gamma(3.0, 20.0, n_pass + n_fail), passes, bins=20) for _ in range(200)])
+    floor = jsd_floor_draws(rng.gamma(3.0, 20.0, n_pass + n_fail), n_pass, bins=20, n_draws=400)
+    assert measured.mean() == pytest.approx(floor.mean(), rel=0.15)
+    assert measured.std() == pytest.approx(floor.std(), rel=0.3)
+    assert np.mean(measured > floor.mean() + 3 * floor.std()) < 0.05      # rarely beyond 3 sigma
+
+
+def test_a_sculpted_cut_is_far_above_the_floor() -> None:
+    rng = np.random.default_rng(13)
+    m = rng.gamma(3.0, 20.0, 3_000)
+    sculpted = np.abs(m - 80.0) < 15.0                                  # a mass window passes
+    jsd = jsd_after_cut(m, sculpted, bins=20)
+    floor = jsd_floor_draws(m, int(sculpted.sum()), bins=20)
+    assert jsd > floor.mean() + 20 * floor.std() and jsd > 0.5
+
+
+def test_floor_curve_rises_with_rejection() -> None:
+    m = np.random.default_rng(14).gamma(3.0, 20.0, 4_000)
+    c = jsd_floor_curve(m, [0.5, 2.0, 10.0, 100.0, 1e6], n_draws=100)
+    assert c["rejection"] == pytest.approx([2.0, 10.0, 100.0])          # R < 1 and n_pass = 0 dropped
+    assert c["n_pass"] == [2_000, 400, 40]
+    assert c["inv_jsd"][0] > c["inv_jsd"][1] > c["inv_jsd"][2]          # fewer passing jets: higher floor
+    assert all(lo < mid < hi for lo, mid, hi in zip(c["inv_jsd_lo"], c["inv_jsd"], c["inv_jsd_hi"]))
+
+
+@pytest.mark.parametrize("n_pass", [0, 50])
+def test_floor_refuses_empty_sides(n_pass: int) -> None:
+    with pytest.raises(ValueError, match="n_pass"):
+        jsd_floor_draws(np.arange(50.0), n_pass)
+
+
+def test_sculpting_reports_the_floor_and_bootstrap() -> None:
+    labels, mass = _sample(3_000, 15)
+    rng = np.random.default_rng(16)
+    blind = rng.normal(size=mass.size) + 1.5 * (labels == 4)             # separates, ignores mass
+    sculpt = mass + rng.normal(0, 5, mass.size)                          # cuts on mass
+    b = sculpting_metrics(blind, labels, mass, 4, [0, 1], n_bootstrap=50)
+    s = sculpting_metrics(sculpt, labels, mass, 4, [0, 1], n_bootstrap=50)
+    assert b["mass_range"] == [pytest.approx(mass[labels < 2].min()), pytest.approx(mass[labels < 2].max())]
+    assert b["jsd"] < b["jsd_floor"] + 3 * b["jsd_floor_std"]            # consistent with no sculpting
+    assert s["jsd"] > s["jsd_floor"] + 20 * s["jsd_floor_std"]           # far above it
+    assert b["inv_jsd_floor"] == pytest.approx(1 / b["jsd_floor"])
+    for m in (b, s):
+        assert 0 < m["rejection_std"] < m["rejection"] and 0 < m["jsd_std"] < 1 and m["inv_jsd_std"] > 0
+    assert "rejection_std" not in sculpting_metrics(blind, labels, mass, 4, [0, 1])
+
+
 def test_sculpting_with_no_background_passing() -> None:
     labels = np.r_[np.zeros(50, int), np.ones(50, int)]
     m = sculpting_metrics(labels.astype(float), labels, np.linspace(0, 1, 100), signal=1, background=0)
     assert m["rejection"] is None and m["rejection_inf"] and m["jsd"] is None and m["inv_jsd"] is None
+    assert m["jsd_floor"] is None and m["jsd_floor_std"] is None and m["inv_jsd_floor"] is None
 
 
 def test_mass_sculpting_plot_is_png(tmp_path) -> None:  # noqa: ANN001
@@ -193,4 +265,16 @@ def test_mass_sculpting_plot_is_png(tmp_path) -> None:  # noqa: ANN001
     rng = np.random.default_rng(7)
     mass = rng.gamma(3.0, 20.0, 3000)
     path = plot_mass_sculpting(mass, mass + rng.normal(0, 10, 3000), tmp_path / "sculpt.png")
+    assert path.read_bytes()[:8] == PNG
+
+
+def test_pareto_front_and_plot(tmp_path) -> None:  # noqa: ANN001
+    from jetlab.report.decorrelation_plots import pareto_indices, plot_pareto
+
+    assert pareto_indices([1.0, 2.0, 3.0, 2.5, 1.0], [5.0, 4.0, 1.0, 3.0, 4.0]) == [0, 1, 3, 2]
+    assert pareto_indices([1.0, 1.0], [2.0, 2.0]) == [0, 1]                 # equal points: neither dominates
+    pts = [{"lambda": lam, "rejection": 50 / (1 + lam), "inv_jsd": 2 + 10 * lam, "rejection_std": 3.0,
+            "inv_jsd_std": 1.0} for lam in (0.0, 0.1, 1.0)] + [{"lambda": 10.0, "rejection": None, "inv_jsd": None}]
+    floor = jsd_floor_curve(np.random.default_rng(17).gamma(3.0, 20.0, 2_000), np.geomspace(1.2, 200, 8), n_draws=50)
+    path = plot_pareto({"a": pts, "b": pts[:1]}, tmp_path / "pareto.png", floor=floor)
     assert path.read_bytes()[:8] == PNG

@@ -24,8 +24,15 @@ the background mass histograms of the jets passing and failing that cut (each no
     JSD(P, Q) = ½ KL(P ‖ M) + ½ KL(Q ‖ M),   M = (P + Q) / 2,   KL in bits (log base 2)
 
 so that JSD is in [0, 1]: 0 for identical histograms, 1 for disjoint ones. The paper quotes
-``1/JSD`` against ``1/εB``; both large is the goal. With finite samples JSD is biased upwards by
-about (bins - 1) / (8 ln 2) · (1/n_pass + 1/n_fail) when the two agree, so compare taggers at equal binning and size.
+``1/JSD`` against ``1/εB``; both large is the goal. Binning here: ``bins`` (default 20) equal bins
+over the full mass range of the background jets evaluated.
+
+The finite-sample floor. With finite samples JSD is biased upwards even when passing and failing jets
+share one distribution, by about (bins - 1) / (8 ln 2) · (1/n_pass + 1/n_fail) (the χ²/(8 ln 2 · n)
+limit of the KL divergence). :func:`jsd_floor_draws` measures that floor directly: the JSD between a
+random subset of ``n_pass`` background jets and the rest, over many draws (a permutation test). A
+tagger whose JSD lies within the spread of the floor has no measurable sculpting at this sample size;
+``1/JSD`` above ``1/JSD_floor`` is not measurable.
 
 Example:
     >>> x = np.arange(10.0)
@@ -48,7 +55,7 @@ from scipy.spatial.distance import jensenshannon
 from torch import Tensor
 
 __all__ = ["distance_correlation", "disco_penalty", "distance_correlation_np", "jsd_after_cut",
-           "threshold_at_efficiency", "sculpting_metrics"]  # fmt: skip
+           "jsd_floor_draws", "jsd_floor_curve", "threshold_at_efficiency", "sculpting_metrics"]  # fmt: skip
 
 
 def _centred(v: Tensor, w: Tensor) -> Tensor:
@@ -151,6 +158,81 @@ def jsd_after_cut(mass_bkg: ArrayLike, passes: ArrayLike, bins: int | Sequence[f
     return float(jensenshannon(h_pass.astype(np.float64), h_fail.astype(np.float64), base=2.0) ** 2)
 
 
+def _bin_index(m: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """(N,) bin of each value as :func:`numpy.histogram` assigns it; ``len(edges) - 1`` = outside."""
+    nb = len(edges) - 1
+    idx = np.clip(np.searchsorted(edges, m, side="right") - 1, 0, nb - 1)  # [e_k, e_k+1); last bin closed
+    return np.where((m >= edges[0]) & (m <= edges[-1]), idx, nb)
+
+
+def jsd_floor_draws(mass_bkg: ArrayLike, n_pass: int, bins: int | Sequence[float] = 20, n_draws: int = 200,
+                    seed: int = 0) -> np.ndarray:
+    """JSD between ``n_pass`` background jets drawn at random (without replacement) and the rest.
+
+    The finite-sample floor of :func:`jsd_after_cut`: what a cut passing ``n_pass`` of the N jets
+    gives when it ignores mass entirely. Same binning as :func:`jsd_after_cut` (``bins`` equal bins
+    over the range of all N jets, or explicit edges; jets outside are dropped).
+
+    Arguments:
+        mass_bkg: (N,) mass of the background jets.
+        n_pass: size of the random "passing" subset, 0 < n_pass < N.
+        n_draws: number of random subsets; ``seed`` makes them reproducible.
+
+    Returns (n_draws,) JSD values (NaN where a side has no jet inside the bins); their mean is the
+    floor, their standard deviation its spread.
+
+    Example:
+        >>> m = np.random.default_rng(1).uniform(0.0, 300.0, 20_000)    # all 20 bins well filled
+        >>> floor = jsd_floor_draws(m, n_pass=200)
+        >>> approx = 19 / (8 * math.log(2)) * (1 / 200 + 1 / 19_800)      # the large-sample bias
+        >>> bool(abs(floor.mean() / approx - 1) < 0.15)
+        True
+    """
+    m = np.asarray(mass_bkg, dtype=np.float64).ravel()
+    if not 0 < n_pass < m.size or n_draws < 1:
+        raise ValueError(f"need 0 < n_pass < {m.size} jets and n_draws >= 1, got n_pass={n_pass}, n_draws={n_draws}")
+    edges = np.histogram_bin_edges(m, bins)
+    nb = len(edges) - 1
+    idx = _bin_index(m, edges)                                    # (N,) in 0..nb (nb = outside)
+    total = np.bincount(idx, minlength=nb + 1)                    # (nb + 1,)
+    rng, out = np.random.default_rng(seed), []
+    for k in np.diff(np.r_[0:n_draws:64, n_draws]):               # chunks of <= 64 draws bound memory
+        sel = np.argpartition(rng.random((k, m.size)), n_pass - 1, axis=1)[:, :n_pass]  # (k, n_pass) subset
+        flat = idx[sel] + (nb + 1) * np.arange(k)[:, None]        # (k, n_pass) bin, offset per draw
+        h_pass = np.bincount(flat.ravel(), minlength=k * (nb + 1)).reshape(k, nb + 1)[:, :nb]
+        h_fail = total[:nb] - h_pass                              # (k, nb)
+        ok = (h_pass.sum(axis=1) > 0) & (h_fail.sum(axis=1) > 0)
+        jsd = np.full(k, np.nan)
+        jsd[ok] = jensenshannon(h_pass[ok].astype(np.float64), h_fail[ok].astype(np.float64), axis=1, base=2.0) ** 2
+        out.append(jsd)
+    return np.concatenate(out)
+
+
+def jsd_floor_curve(mass_bkg: ArrayLike, rejections: ArrayLike, bins: int | Sequence[float] = 20,
+                    n_draws: int = 200, seed: int = 0) -> dict[str, list[float]]:
+    """The JSD floor as a function of the background rejection, for the Pareto plane 1/εB vs 1/JSD.
+
+    A cut of rejection R passes ``n_pass = round(N / R)`` of the N background jets; its floor is
+    :func:`jsd_floor_draws` at that size. Returns ``rejection`` (the values kept: 1 <= n_pass < N),
+    ``n_pass``, and ``inv_jsd`` / ``inv_jsd_lo`` / ``inv_jsd_hi``: 1 / (mean, 84th and 16th percentile
+    of the floor draws), the largest 1/JSD a mass-blind cut shows at that rejection and its spread.
+    """
+    m = np.asarray(mass_bkg, dtype=np.float64).ravel()
+    out: dict[str, list[float]] = {"rejection": [], "n_pass": [], "inv_jsd": [], "inv_jsd_lo": [], "inv_jsd_hi": []}
+    for r in np.asarray(rejections, dtype=np.float64).ravel():
+        n_pass = int(round(m.size / r)) if r > 0 else 0
+        if not 0 < n_pass < m.size:
+            continue
+        d = jsd_floor_draws(m, n_pass, bins, n_draws, seed)
+        d = d[np.isfinite(d) & (d > 0)]
+        if d.size == 0:
+            continue
+        lo, hi = np.percentile(d, [16.0, 84.0])
+        for key, v in zip(out, (m.size / n_pass, n_pass, 1 / d.mean(), 1 / hi, 1 / lo), strict=True):
+            out[key].append(float(v))
+    return out
+
+
 def threshold_at_efficiency(scores: ArrayLike, eff: float) -> float:
     """Cut ``t`` such that a fraction ``eff`` in (0, 1] of ``scores`` passes ``score >= t``.
 
@@ -170,9 +252,31 @@ def _as_list(classes: int | Sequence[int]) -> list[int]:
     return [int(classes)] if isinstance(classes, int | np.integer) else [int(c) for c in classes]
 
 
+def _bootstrap(s_sig: np.ndarray, s_bkg: np.ndarray, m_bkg: np.ndarray, eff: float, edges: np.ndarray,
+               n: int, seed: int) -> dict[str, float | None]:
+    """Standard deviations of 1/εB, JSD and 1/JSD over ``n`` bootstrap resamplings of signal and background.
+
+    Each draw resamples both with replacement, recomputes the cut at εS = ``eff`` and its JSD;
+    draws where nothing passes (or JSD = 0) drop out of the 1/εB (1/JSD) spread.
+    """
+    rng, rej, jsd = np.random.default_rng(seed), [], []
+    for _ in range(n):
+        sb = rng.integers(0, s_bkg.size, s_bkg.size)                 # (N_b,) resampled background
+        passes = s_bkg[sb] >= threshold_at_efficiency(s_sig[rng.integers(0, s_sig.size, s_sig.size)], eff)
+        rej.append(1.0 / passes.mean() if passes.any() else math.nan)
+        jsd.append(jsd_after_cut(m_bkg[sb], passes, edges))
+    r, j = np.array(rej), np.array(jsd)
+
+    def std(v: np.ndarray) -> float | None:
+        v = v[np.isfinite(v)]
+        return float(v.std(ddof=1)) if v.size > 1 else None
+
+    return {"rejection_std": std(r), "jsd_std": std(j), "inv_jsd_std": std(1.0 / j[j > 0])}
+
+
 def sculpting_metrics(scores: ArrayLike, labels: ArrayLike, mass: ArrayLike, signal: int | Sequence[int],
-                      background: int | Sequence[int], eff: float = 0.5,
-                      bins: int | Sequence[float] = 50) -> dict[str, Any]:
+                      background: int | Sequence[int], eff: float = 0.5, bins: int | Sequence[float] = 20,
+                      n_bootstrap: int = 0, n_floor_draws: int = 200, seed: int = 0) -> dict[str, Any]:
     """Background rejection and mass sculpting (JSD) at the cut keeping a fraction ``eff`` of the signal.
 
     Arguments:
@@ -180,12 +284,17 @@ def sculpting_metrics(scores: ArrayLike, labels: ArrayLike, mass: ArrayLike, sig
         labels: (N,) integer classes; ``signal`` and ``background`` are class indices (one or several).
         mass: (N,) jet mass.
         eff: the signal efficiency εS of the cut (0.5 in arXiv:2001.05310).
-        bins: mass binning of the JSD (see :func:`jsd_after_cut`).
+        bins: mass binning of the JSD: equal bins over the background mass range, or edges.
+        n_bootstrap: resamplings for the statistical uncertainties (0: none); ``n_floor_draws``
+            random subsets for the JSD floor (:func:`jsd_floor_draws`); ``seed`` for both.
 
     Returns a JSON-serializable dict: ``eff_s_target``, ``threshold`` (cut ``score >= threshold``),
     ``eff_s`` and ``eff_b`` (fractions passing it), ``rejection`` = 1/εB (None when no background jet
     passes, then ``rejection_inf`` is True), ``jsd``, ``inv_jsd`` = 1/JSD (None when JSD is 0 or
-    undefined), ``n_signal``, ``n_background``, ``n_background_pass`` and ``bins``.
+    undefined), ``jsd_floor`` and ``jsd_floor_std`` (mean and spread of the JSD of a random cut
+    passing as many background jets; None when all or none pass), ``inv_jsd_floor``, ``n_signal``,
+    ``n_background``, ``n_background_pass``, ``bins`` and ``mass_range`` (the binned range), and with
+    ``n_bootstrap`` > 0 ``rejection_std``, ``jsd_std``, ``inv_jsd_std``.
     """
     s, y, m = (np.asarray(a) for a in (scores, labels, mass))
     s, m = s.astype(np.float64), m.astype(np.float64)
@@ -194,14 +303,28 @@ def sculpting_metrics(scores: ArrayLike, labels: ArrayLike, mass: ArrayLike, sig
     is_sig, is_bkg = np.isin(y, _as_list(signal)), np.isin(y, _as_list(background))
     if not is_sig.any() or not is_bkg.any():
         raise ValueError(f"need signal and background jets, got {int(is_sig.sum())} and {int(is_bkg.sum())}")
+    edges = np.histogram_bin_edges(m[is_bkg], bins)
     t = threshold_at_efficiency(s[is_sig], eff)
     passes = s[is_bkg] >= t
-    eff_b = float(passes.mean())
-    jsd = jsd_after_cut(m[is_bkg], passes, bins)
-    return {
+    n_pass, eff_b = int(passes.sum()), float(passes.mean())
+    jsd = jsd_after_cut(m[is_bkg], passes, edges)
+    floor = (jsd_floor_draws(m[is_bkg], n_pass, edges, n_floor_draws, seed) if 0 < n_pass < passes.size
+             else np.array([math.nan]))
+    out = {
         "eff_s_target": float(eff), "threshold": t, "eff_s": float(np.mean(s[is_sig] >= t)), "eff_b": eff_b,
         "rejection": 1.0 / eff_b if eff_b > 0 else None, "rejection_inf": eff_b == 0,
         "jsd": None if math.isnan(jsd) else jsd, "inv_jsd": 1.0 / jsd if jsd > 0 else None,
-        "n_signal": int(is_sig.sum()), "n_background": int(is_bkg.sum()), "n_background_pass": int(passes.sum()),
+        "jsd_floor": _finite(np.nanmean(floor)) if np.isfinite(floor).any() else None,
+        "jsd_floor_std": _finite(np.nanstd(floor)) if np.isfinite(floor).sum() > 1 else None,
+        "n_signal": int(is_sig.sum()), "n_background": int(is_bkg.sum()), "n_background_pass": n_pass,
         "bins": bins if isinstance(bins, int) else [float(e) for e in bins],
+        "mass_range": [float(edges[0]), float(edges[-1])],
     }  # fmt: skip
+    out["inv_jsd_floor"] = 1.0 / out["jsd_floor"] if out["jsd_floor"] else None
+    if n_bootstrap > 0:
+        out.update(_bootstrap(s[is_sig], s[is_bkg], m[is_bkg], eff, edges, n_bootstrap, seed))
+    return out
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None

@@ -2,7 +2,9 @@
 
 Checkpoints are read with ``torch.load(weights_only=True)``: no code in a checkpoint ever runs.
 Writes ``metrics.json`` (per-class AUC, accuracy, confusion matrix, 1/εB at εS = 0.3 and 0.5 with
-bootstrap uncertainties, inference jets/s), ``predictions.npz`` and ROC / confusion PNGs.
+bootstrap uncertainties, inference jets/s; for binary tasks ``sculpting``: 1/εB and the JSD of the
+background mass passing vs failing the cut at εS = 0.5, with its finite-sample floor, see
+:func:`jetlab.metrics.decorrelation.sculpting_metrics`), ``predictions.npz`` and ROC / confusion PNGs.
 """
 
 from __future__ import annotations
@@ -106,12 +108,8 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
         metrics["auc_vs_qcd"] = {n: versus_auc(probs, targets, names.index(n), qcd)
                                  for n in names if n in ("w", "z", "t")}
     if len(names) == 2:  # binary: how much does a cut at εS = 0.5 sculpt the background mass?
-        from jetlab.metrics.decorrelation import sculpting_metrics
-        from jetlab.report.anomaly_plots import plot_mass_sculpting
-
-        metrics["sculpting"] = sculpting_metrics(probs[:, 1], targets, mass, signal=1, background=0, eff=0.5)
-        plot_mass_sculpting(mass[targets == 0], probs[targets == 0, 1], out / "mass_sculpting.png",
-                            title=f"{cfg.model}: background mass after cuts")
+        metrics["sculpting"] = _sculpting(probs[:, 1], targets, mass, out / "mass_sculpting.png", cfg.model,
+                                          n_bootstrap)
     train = json.loads((run / "train.json").read_text()) if (run / "train.json").is_file() else {}
     result = {"run": str(run), "model": cfg.model, "data": str(data_cfg.path), "split": split, "n_jets": len(targets),
               "params": predictor.n_params, "backend": predictor.backend, "train_time_s": train.get("train_time_s"),
@@ -125,6 +123,20 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
     if (run / "logs" / "metrics.csv").is_file():
         plot_history(run / "logs" / "metrics.csv", out / "loss.png")
     return result
+
+
+def _sculpting(p_signal: np.ndarray, targets: np.ndarray, mass: np.ndarray, png: Path, model: str,
+               n_bootstrap: int) -> dict[str, Any]:
+    """Sculpting metrics at εS = 0.5 (with the JSD floor) and the background-mass plot of a binary tagger."""
+    from jetlab.metrics.decorrelation import sculpting_metrics
+    from jetlab.report.anomaly_plots import plot_mass_sculpting
+
+    sc = sculpting_metrics(p_signal, targets, mass, signal=1, background=0, eff=0.5, n_bootstrap=n_bootstrap)
+    jsd = "" if sc["jsd"] is None or sc["jsd_floor_std"] is None else (
+        rf"; JSD at $\varepsilon_S$ = 0.5: {sc['jsd']:.3f} "
+        rf"(floor {sc['jsd_floor']:.3f} $\pm$ {sc['jsd_floor_std']:.3f})")
+    plot_mass_sculpting(mass[targets == 0], p_signal[targets == 0], png, title=f"{model}: background mass{jsd}")
+    return sc
 
 
 def _auc_value(aucs: Any, name: str) -> float:
