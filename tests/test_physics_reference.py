@@ -48,6 +48,7 @@ REFERENCE: dict[str, str] = {
     "j_mass_prun": "contrib+numpy", "j_mass_trim": "contrib+numpy",
 }  # fmt: skip
 RTOL = 2e-6  # the feature vector is float32 (ulp 6e-8); everything upstream is float64
+pytestmark = pytest.mark.slow  # Pythia (~15 s) and the C++ build (~5 s); run by default, as the whole suite
 
 
 def test_reference_table_covers_every_column() -> None:
