@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from jetlab import __version__
+from jetlab._quiet import third_party_quiet
 from jetlab.errors import JetlabError, one_line
 
 __all__ = ["main", "build_parser"]
@@ -224,6 +225,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    third_party_quiet()
     args = build_parser().parse_args(argv)
     try:
         return _run(args)

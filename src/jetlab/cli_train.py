@@ -11,13 +11,14 @@ __all__ = ["run_training_command", "models_table"]
 
 
 def models_table() -> list[dict[str, Any]]:
+    """One row per registered model; parameter counts at the defaults (stated ones for PyG models)."""
     from jetlab.models import count_parameters, create, list_models
 
     rows = []
     for spec in list_models():
+        params = None if spec.engine != "torch" else spec.params or count_parameters(create(spec.name))
         rows.append({"name": spec.name, "family": spec.family, "representation": spec.representation,
-                     "task": spec.task, "paper": spec.paper,
-                     "params": count_parameters(create(spec.name)) if spec.engine == "torch" else None,
+                     "task": spec.task, "paper": spec.paper, "aliases": list(spec.aliases), "params": params,
                      "summary": spec.summary})
     return rows
 
@@ -56,8 +57,9 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
             print(f"{'name':<18} {'task':<9} {'family':<12} {'input':<10} {'params':>10}  summary")
             for r in rows:
                 params = f"{r['params']:>10,}" if r["params"] is not None else f"{'(fitted)':>10}"
+                alias = f" (deprecated alias: {', '.join(r['aliases'])})" if r["aliases"] else ""
                 print(f"{r['name']:<18} {r['task']:<9} {r['family']:<12} {r['representation']:<10} {params}  "
-                      f"{r['summary']}")
+                      f"{r['summary']}{alias}")
     elif args.command == "train":
         from jetlab.tasks.config import load_yaml, resolve_config
         from jetlab.tasks.train import train

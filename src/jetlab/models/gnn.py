@@ -108,14 +108,14 @@ class InteractionNetwork(nn.Module):
         return self.phi_c(o.sum(dim=1))  # (B, n_classes)
 
 
-@register_model("gcn", family="gnn", representation="graph", symmetric=True, paper="arXiv:1609.02907",
+@register_model("gcn", family="gnn", representation="graph", symmetric=True, paper="arXiv:1609.02907", params=13_727,
                 hidden=(64, 64, 64), fc=(64,), pool="mean", dropout=0.1)
 def gcn(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Graph convolutional network (GCNConv) on the kNN jet graph, mean-pooled per jet."""
     return GraphConvNet(dims.particle_features, n_classes, conv="gcn", **hp)
 
 
-@register_model("gat", family="gnn", representation="graph", symmetric=True, paper="arXiv:1710.10903",
+@register_model("gat", family="gnn", representation="graph", symmetric=True, paper="arXiv:1710.10903", params=14_111,
                 hidden=(64, 64, 64), heads=4, fc=(64,), pool="mean", dropout=0.1)
 def gat(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Graph attention network (GATConv, 4 heads concatenated) on the kNN jet graph, mean-pooled per jet."""

@@ -47,6 +47,9 @@ class ModelSpec:
     paper: str = ""
     task: str = "classify"
     engine: str = "torch"  # "torch": an nn.Module trained by Lightning; "fit": an Estimator fitted in one call
+    params: int | None = None  # parameter count at the defaults and InputDims(), stated for builders whose
+    #                            library takes seconds to import (PyG), so `jetlab models` need not import it;
+    #                            tests/test_quiet.py checks it against a build
 
     @property
     def summary(self) -> str:
@@ -61,14 +64,15 @@ Builder = Callable[..., nn.Module]
 
 
 def register_model(name: str, *, family: str, representation: str, symmetric: bool = False, paper: str = "",
-                   task: str = "classify", engine: str = "torch", **defaults: Any) -> Callable[[Builder], Builder]:
+                   task: str = "classify", engine: str = "torch", params: int | None = None,
+                   **defaults: Any) -> Callable[[Builder], Builder]:
     """Register ``builder(n_classes, dims, **hparams) -> nn.Module`` (or an Estimator, ``engine="fit"``)."""
 
     def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
         _REGISTRY[name] = ModelSpec(name, family, representation, builder, dict(defaults), symmetric, paper, task,
-                                    engine)
+                                    engine, params=params)
         return builder
 
     return wrap
