@@ -25,7 +25,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_dataset(tmp_path_factory.mktemp("gen") / "d", make_separable_jets(300, seed=4))
 
 
-@pytest.mark.parametrize("model", ["vae_gen", "gan", "diffusion", "flow"])
+@pytest.mark.parametrize("model", ["vae_gen", "gan", "flow_matching", "flow"])
 def test_train_and_sample(model: str, data: Path, tmp_path: Path) -> None:
     train(resolve_config(model, str(data), overrides=FAST, task="generate"), tmp_path / model)
     res = sample(tmp_path / model, 25, tmp_path / f"{model}.h5", seed=1)
@@ -41,7 +41,7 @@ def test_train_and_sample(model: str, data: Path, tmp_path: Path) -> None:
 
 def test_sampled_jets_can_be_tagged(data: Path, tmp_path: Path) -> None:
     """A tagger trained on real jets (kinematic features only) evaluates a generated sample."""
-    train(resolve_config("diffusion", str(data), overrides=FAST, task="generate"), tmp_path / "gen")
+    train(resolve_config("flow_matching", str(data), overrides=FAST, task="generate"), tmp_path / "gen")
     sample(tmp_path / "gen", 50, tmp_path / "fake.h5")
     over = {**FAST, "representation": {"features": ["deta", "dphi", "log_pt", "log_e", "dr"]}}
     train(resolve_config("pfn", str(data), overrides=over), tmp_path / "tagger")
@@ -49,6 +49,27 @@ def test_sampled_jets_can_be_tagged(data: Path, tmp_path: Path) -> None:
 
     res = evaluate(tmp_path / "tagger", data=tmp_path / "fake.h5", out=tmp_path / "tagged", split="all")
     assert res["n_jets"] == 50
+
+
+def test_old_diffusion_run_still_loads(data: Path, tmp_path: Path) -> None:
+    """A run written when flow matching was registered as 'diffusion' loads and samples under the new name."""
+    import torch
+
+    run = tmp_path / "old"
+    cfg = resolve_config("diffusion", str(data), overrides=FAST, task="generate")
+    assert cfg.model == "flow_matching"
+    train(cfg, run)
+    for f in run.rglob("*.yaml"):  # make it look like an old run: every stored model name says 'diffusion'
+        f.write_text(f.read_text().replace("flow_matching", "diffusion"))
+    for f in run.rglob("*.json"):
+        f.write_text(f.read_text().replace("flow_matching", "diffusion"))
+    for ckpt in run.rglob("*.ckpt"):
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        assert state["hyper_parameters"]["model"] == "flow_matching"
+        state["hyper_parameters"]["model"] = "diffusion"
+        torch.save(state, ckpt)
+    res = sample(run, 20, tmp_path / "old.h5", seed=1)
+    assert len(jio.open(res["out"])) == 20
 
 
 def test_bad_input(data: Path, tmp_path: Path) -> None:

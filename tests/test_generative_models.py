@@ -37,7 +37,29 @@ def losses(model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, tuple[tor
 
 
 def test_registry_has_the_generators() -> None:
-    assert {"vae_gen", "gan", "flow", "diffusion"} <= set(GENERATORS)
+    assert {"vae_gen", "gan", "flow", "flow_matching"} <= set(GENERATORS)
+
+
+def test_diffusion_is_a_deprecated_alias_of_flow_matching(capsys: pytest.CaptureFixture[str]) -> None:
+    """The old name builds the same model, notes the rename on stderr, and is no second registry entry."""
+    from jetlab.cli_train import models_table
+    from jetlab.models import registry
+
+    registry._NOTED.discard("diffusion")
+    spec = registry.get_spec("diffusion")
+    err = capsys.readouterr().err
+    assert spec.name == "flow_matching" and err.count("\n") == 1 and "'flow_matching'" in err
+    registry.get_spec("diffusion")
+    assert capsys.readouterr().err == ""  # noted once per process
+    assert "diffusion" not in GENERATORS and spec.aliases == ("diffusion",)
+    rows = {r["name"]: r for r in models_table() if r["task"] == "generate"}
+    assert "diffusion" not in rows and rows["flow_matching"]["aliases"] == ["diffusion"]
+    torch.manual_seed(0)
+    old = create("diffusion", 5)
+    torch.manual_seed(0)
+    new = create("flow_matching", 5)
+    assert type(old) is type(new)
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
 
 
 @pytest.mark.parametrize("name", GENERATORS)
@@ -145,8 +167,8 @@ def test_gan_generator_equivariant_discriminator_invariant() -> None:
     assert torch.allclose(d(junk, labels, mask), logit, atol=1e-5)
 
 
-def test_diffusion_velocity_equivariant() -> None:
-    model, batch = setup("diffusion")
+def test_flow_matching_velocity_equivariant() -> None:
+    model, batch = setup("flow_matching")
     model.eval()
     x, mask, labels = batch["x"][:4], batch["mask"][:4], batch["label"][:4]
     t, perm = torch.rand(4), torch.randperm(P)
@@ -154,8 +176,8 @@ def test_diffusion_velocity_equivariant() -> None:
     assert torch.allclose(model.velocity(x[:, perm], t, labels, mask[:, perm]), v[:, perm], atol=1e-5)
 
 
-def test_diffusion_steps_configurable_and_deterministic(monkeypatch: pytest.MonkeyPatch) -> None:
-    model, batch = setup("diffusion", steps=3)
+def test_flow_matching_steps_configurable_and_deterministic(monkeypatch: pytest.MonkeyPatch) -> None:
+    model, batch = setup("flow_matching", steps=3)
     model.eval()
     calls = []
     forward = model.velocity.forward
@@ -167,7 +189,7 @@ def test_diffusion_steps_configurable_and_deterministic(monkeypatch: pytest.Monk
     assert len(calls) == 10 and torch.equal(a["mask"], b["mask"]) and not torch.allclose(a["x"], b["x"])
     c = model.sample(3, labels, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a["x"], c["x"])
-    mid, _ = setup("diffusion", steps=3, solver="midpoint")
+    mid, _ = setup("flow_matching", steps=3, solver="midpoint")
     mid.eval()
     calls.clear()
     mid_forward = mid.velocity.forward

@@ -8,12 +8,17 @@ Adding a model is a decorated builder of a few lines::
         return ParticleFlowNetwork(dims.particle_features, n_classes, **hp)
 
 Every model maps a batch dict (see :mod:`jetlab.data.batches`) to logits ``(B, n_classes)``.
+
+A renamed model keeps its old name for a while as an alias (``register_alias``): the old name resolves
+to the new spec (so old runs load), prints a one-line note on stderr when first used, and is listed
+under the model's ``aliases``, never as a second model.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,7 +27,8 @@ from torch import nn
 
 from jetlab.errors import UsageError
 
-__all__ = ["InputDims", "ModelSpec", "register_model", "create", "get_spec", "list_models", "count_parameters"]
+__all__ = ["InputDims", "ModelSpec", "register_model", "register_alias", "create", "get_spec", "list_models",
+           "count_parameters"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class ModelSpec:
     params: int | None = None  # parameter count at the defaults and InputDims(), stated for builders whose
     #                            library takes seconds to import (PyG), so `jetlab models` need not import it;
     #                            tests/test_quiet.py checks it against a build
+    aliases: tuple[str, ...] = ()  # deprecated old names that still resolve to this model
 
     @property
     def summary(self) -> str:
@@ -58,6 +65,8 @@ class ModelSpec:
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
+_ALIASES: dict[str, tuple[str, str]] = {}  # old name -> (current name, until when it works)
+_NOTED: set[str] = set()
 
 
 Builder = Callable[..., nn.Module]
@@ -78,12 +87,33 @@ def register_model(name: str, *, family: str, representation: str, symmetric: bo
     return wrap
 
 
+def register_alias(old: str, new: str, until: str) -> None:
+    """Let ``old`` resolve to the registered model ``new`` (deprecated, works ``until``), with a note when used."""
+    if old in _REGISTRY or old in _ALIASES:
+        raise ValueError(f"model name {old!r} already taken")
+    _ALIASES[old] = (new, until)
+    _REGISTRY[new] = replace(_REGISTRY[new], aliases=(*_REGISTRY[new].aliases, old))
+
+
+def _resolve(name: str) -> str:
+    """The current name of ``name``: itself, or the model an alias points to (noting the rename once)."""
+    if name not in _ALIASES:
+        return name
+    new, until = _ALIASES[name]
+    if name not in _NOTED:
+        _NOTED.add(name)
+        print(f"jetlab: note: model {name!r} is now called {new!r}; the old name works until {until}",
+              file=sys.stderr)
+    return new
+
+
 def _load_all() -> None:
     from jetlab.models import _catalog  # noqa: F401 - imports every model family module
 
 
 def get_spec(name: str) -> ModelSpec:
     _load_all()
+    name = _resolve(name)
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else " (see 'jetlab models')"
@@ -104,6 +134,7 @@ def create(name: str, n_classes: int = 5, dims: InputDims | None = None, **hpara
     Unknown hyper-parameter names raise :class:`UsageError` naming the key and the known ones.
     """
     spec = get_spec(name)
+    name = spec.name
     unknown = sorted(set(hparams) - set(spec.defaults))
     if unknown:
         raise UsageError(f"model {name!r}: unknown hyper-parameter(s) {unknown} (known: {sorted(spec.defaults)})")

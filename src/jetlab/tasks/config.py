@@ -144,6 +144,7 @@ def resolve_config(model: str | None, data_path: str, user: dict[str, Any] | Non
     if not name:
         raise UsageError("--model is required (or a 'model:' entry in --config)")
     spec = get_spec(name)
+    name = spec.name  # a deprecated alias (e.g. 'diffusion') resolves to the model's current name
     if spec.task != task:
         from jetlab.models import list_models
 

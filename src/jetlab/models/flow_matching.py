@@ -1,4 +1,4 @@
-"""``diffusion``: conditional flow matching for particle clouds with a permutation-equivariant transformer.
+"""``flow_matching``: conditional flow matching for particle clouds with a permutation-equivariant transformer.
 
 Flow matching (Lipman et al., arXiv:2210.02747) with the straight (rectified / optimal-transport) path
 between noise ``x₀ ~ N(0, 1)`` and a standardized jet ``x₁``, per real particle::
@@ -15,6 +15,9 @@ permutation-equivariant over real particles and blind to the padded slots. The t
 features of t → MLP), the class embedding and ``n/P`` are summed into one conditioning vector added to
 every token before every layer.
 
+Registered as ``flow_matching``; ``diffusion`` is its deprecated alias for one release (this is not a
+diffusion model: a DDPM arrives with the calorimeter work). Runs whose config says ``diffusion`` load.
+
 Mask convention: ``mask`` (B, P) bool, True = real particle; samples draw n from the learned per-class
 multiplicity (see :class:`jetlab.models.generative.CloudGenerator`; ``training_loss`` calls ``observe``).
 """
@@ -30,9 +33,9 @@ from torch import Tensor, nn
 from jetlab.errors import UsageError
 from jetlab.models.generative import Batch, CloudGenerator, Parts
 from jetlab.models.layers import masked_mean
-from jetlab.models.registry import InputDims, register_model
+from jetlab.models.registry import InputDims, register_alias, register_model
 
-__all__ = ["FourierTime", "SetTransformerVelocity", "FlowMatching", "diffusion"]
+__all__ = ["FourierTime", "SetTransformerVelocity", "FlowMatching", "flow_matching"]
 
 
 class FourierTime(nn.Module):
@@ -98,7 +101,7 @@ class FlowMatching(CloudGenerator):
                  layers: int = 3, ff: int = 128, steps: int = 20, solver: str = "euler") -> None:
         super().__init__(n_classes, n_features, max_particles)
         if steps < 1 or solver not in ("euler", "midpoint") or dim % heads:
-            raise UsageError(f"diffusion: steps >= 1, solver in ('euler', 'midpoint') and dim divisible by heads "
+            raise UsageError(f"flow_matching: steps >= 1, solver in ('euler', 'midpoint') and dim divisible by heads "
                              f"required (got steps={steps}, solver={solver!r}, dim={dim}, heads={heads})")
         self.steps, self.solver = int(steps), solver
         self.velocity = SetTransformerVelocity(n_classes, n_features, dim, heads, layers, ff)
@@ -134,15 +137,18 @@ class FlowMatching(CloudGenerator):
         """``n`` jets; ``steps`` ODE steps (default ``self.steps``); deterministic given ``generator``."""
         steps = self.steps if steps is None else int(steps)
         if steps < 1:
-            raise UsageError(f"diffusion: steps must be >= 1, got {steps}")
+            raise UsageError(f"flow_matching: steps must be >= 1, got {steps}")
         mask = self.sample_mask(labels, generator)  # (n, P)
         x0 = self.noise((n, self.max_particles, self.n_features), generator, self.velocity.out.weight)
         x1 = self.integrate(x0 * mask.unsqueeze(-1), labels, mask, steps)  # (n, P, F)
         return {"x": self.destandardize(x1, mask), "mask": mask}
 
 
-@register_model("diffusion", family="generative", representation="particles", task="generate",
+@register_model("flow_matching", family="generative", representation="particles", task="generate",
                 paper="arXiv:2210.02747", dim=64, heads=4, layers=3, ff=128, steps=20, solver="euler")
-def diffusion(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
+def flow_matching(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Class-conditional flow matching on particle clouds; equivariant transformer, Euler/midpoint ODE sampler."""
     return FlowMatching(n_classes, dims.particle_features, dims.max_particles, **hp)
+
+
+register_alias("diffusion", "flow_matching", until="the next release")
