@@ -40,6 +40,7 @@ from jetlab.represent import (
     efp_features,
     four_momenta,
     jet_images,
+    knn_indices,
     lorentz_scalars,
     n_efp_features,
     point_cloud,
@@ -114,26 +115,44 @@ class BatchBuilder:
                          scalars=self.n_scalars)
 
     def __call__(self, jets: Jets, targets: np.ndarray | None = None) -> dict[str, Any]:
+        return self.assemble(self.columns(jets, targets))
+
+    def columns(self, jets: Jets, targets: np.ndarray | None = None) -> dict[str, Tensor]:
+        """Per-jet tensors of ``jets`` (first axis = jet): the batch less what spans jets.
+
+        The graph representation keeps each jet's kNN slots as ``knn`` (B, P, k) in place of the PyG
+        graph. Every value is a function of its own jet only, so any rows of the columns of many jets,
+        :meth:`assemble`-d, are the batch of those jets (what the data module's cache relies on).
+        """
         cfg = self.config
-        batch: dict[str, Any] = {}
+        cols: dict[str, Tensor] = {}
         if cfg.name == "hlf":
             if self.scaler is None:
                 raise RuntimeError("BatchBuilder.fit() must run before building HLF batches")
-            batch["x"] = torch.from_numpy(self.scaler.transform(jets))  # (B, H)
+            cols["x"] = torch.from_numpy(self.scaler.transform(jets))  # (B, H)
         elif cfg.name == "image":
             img = jet_images(jets, bins=cfg.image_bins, rotate=cfg.image_rotate, flip=cfg.image_flip)
-            batch["x"] = torch.from_numpy(img)  # (B, 1, n, n)
+            cols["x"] = torch.from_numpy(img)  # (B, 1, n, n)
         elif cfg.name == "efp":
             efp = efp_features(jets, dmax=cfg.efp_degree, beta=cfg.efp_beta, max_particles=cfg.max_particles)
-            batch["x"] = torch.from_numpy(efp)  # (B, G) float64: EFPs span many orders of magnitude
+            cols["x"] = torch.from_numpy(efp)  # (B, G) float64: EFPs span many orders of magnitude
         else:
-            batch.update(self._particles(jets))
+            cols.update(self._particles(jets))
             if cfg.name == "graph":
-                batch["graph"] = to_pyg(batch["points"], batch["x"], batch["mask"], k=cfg.k)
-        batch["mass"] = torch.from_numpy(_mass(jets))  # (B,)
-        batch["label"] = torch.as_tensor(jets.labels, dtype=torch.long)  # (B,)
+                small = torch.int16 if cfg.max_particles < 2**15 else torch.int64
+                cols["knn"] = knn_indices(cols["points"], cols["mask"], cfg.k).to(small)  # (B, P, k)
+        cols["mass"] = torch.from_numpy(_mass(jets))  # (B,)
+        cols["label"] = torch.as_tensor(jets.labels, dtype=torch.long)  # (B,)
         if targets is not None:
-            batch["y"] = torch.as_tensor(targets, dtype=torch.long)
+            cols["y"] = torch.as_tensor(targets, dtype=torch.long)
+        return cols
+
+    def assemble(self, cols: dict[str, Tensor]) -> dict[str, Any]:
+        """The batch dict from (rows of) :meth:`columns`: the graph representation gets its PyG graph."""
+        batch: dict[str, Any] = dict(cols)
+        knn = batch.pop("knn", None)
+        if knn is not None:
+            batch["graph"] = to_pyg(batch["points"], batch["x"], batch["mask"], k=self.config.k, neighbours=knn)
         return batch
 
     def _particles(self, jets: Jets) -> dict[str, Tensor]:

@@ -18,7 +18,7 @@ from jetlab.errors import UsageError
 from jetlab.io import open_jets
 from jetlab.io.jets import Jets
 
-__all__ = ["DataConfig", "JetDataModule", "default_workers"]
+__all__ = ["DataConfig", "JetDataModule", "build_table", "default_workers"]
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,13 @@ class DataConfig:
     balance: str = "weights"  # "weights" (loss weights), "sampler" (balanced sampling) or "none"
     num_workers: int | None = None  # loader processes; None = :func:`default_workers`
     max_jets: int | None = None  # use only N random jets of each split (quick runs)
+    cache_mb: int = 1024  # a split's representation built once and kept if at most this size; 0 = per batch
 
     def __post_init__(self) -> None:
         if self.balance not in ("weights", "sampler", "none"):
             raise UsageError(f"data.balance: {self.balance!r} is not one of weights, sampler, none")
+        if not isinstance(self.cache_mb, int) or self.cache_mb < 0:
+            raise UsageError(f"data.cache_mb: {self.cache_mb!r} is not a whole number of MB >= 0")
 
 
 def default_workers() -> int:
@@ -60,15 +63,37 @@ class _Indices(Dataset):
         return i
 
 
-class _Collate:
-    """Index list -> batch dict: one vectorized representation call per batch."""
+def build_table(jets: Jets, targets: np.ndarray, builder: BatchBuilder, budget_mb: int,
+                chunk: int = 2048) -> dict[str, np.ndarray] | None:
+    """The :meth:`BatchBuilder.columns` of all of ``jets``, built chunk by chunk; None if over ``budget_mb``.
 
-    def __init__(self, jets: Jets, targets: np.ndarray, builder: BatchBuilder) -> None:
-        self.jets, self.targets, self.builder = builder.trim(jets), targets, builder
+    The size is extrapolated from the first chunk, so a split over budget costs one chunk, not a build.
+    Kept as numpy arrays: numpy's single-threaded row gather costs no thread-pool wake-up per batch
+    (torch's indexing on a busy machine was several times slower than building the batch afresh).
+    """
+    if budget_mb <= 0 or len(jets) == 0:
+        return None
+    first = builder.columns(jets[:chunk], targets[:chunk])
+    per_jet = sum(v.element_size() * v.numel() for v in first.values()) / min(chunk, len(jets))
+    if per_jet * len(jets) > budget_mb * 2**20:
+        return None
+    parts = [first, *(builder.columns(jets[i:i + chunk], targets[i:i + chunk]) for i in range(chunk, len(jets), chunk))]
+    return {key: torch.cat([part[key] for part in parts]).numpy() for key in first}
+
+
+class _Collate:
+    """Index list -> batch dict: rows gathered from the split's cached columns (``table``), or, without a
+    table, one vectorized representation call per batch. Both give the same batch."""
+
+    def __init__(self, jets: Jets, targets: np.ndarray, builder: BatchBuilder,
+                 table: dict[str, np.ndarray] | None = None) -> None:
+        self.jets, self.targets, self.builder, self.table = jets, targets, builder, table
 
     def __call__(self, idx: list[int]) -> dict[str, Any]:
         rows = np.asarray(idx)
-        return self.builder(self.jets[rows], self.targets[rows])
+        if self.table is None:
+            return self.builder(self.jets[rows], self.targets[rows])
+        return self.builder.assemble({key: torch.from_numpy(col[rows]) for key, col in self.table.items()})
 
 
 class JetDataModule(L.LightningDataModule):
@@ -80,6 +105,7 @@ class JetDataModule(L.LightningDataModule):
         self.config, self.selection, self.batch_size = config, selection, batch_size
         self.builder = builder or BatchBuilder(representation)
         self.splits: dict[str, tuple[Jets, np.ndarray]] = {}
+        self._collates: dict[str, _Collate] = {}
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -110,6 +136,15 @@ class JetDataModule(L.LightningDataModule):
             return torch.ones(self.n_classes)
         return torch.as_tensor(counts.sum() / (self.n_classes * np.maximum(counts, 1)), dtype=torch.float32)
 
+    def collate(self, split: str) -> _Collate:
+        """The split's batch maker, made once: its columns cached when they fit ``config.cache_mb``."""
+        if split not in self._collates:
+            jets, targets = self.splits[split]
+            jets = self.builder.trim(jets)
+            table = build_table(jets, targets, self.builder, self.config.cache_mb)
+            self._collates[split] = _Collate(jets, targets, self.builder, table)
+        return self._collates[split]
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         jets, targets = self.splits[split]
         sampler = None
@@ -119,7 +154,7 @@ class JetDataModule(L.LightningDataModule):
             sampler, shuffle = WeightedRandomSampler(weights.tolist(), len(targets), replacement=True), False
         workers = default_workers() if self.config.num_workers is None else self.config.num_workers
         return DataLoader(_Indices(len(targets)), batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
-                          collate_fn=_Collate(jets, targets, self.builder), num_workers=workers,
+                          collate_fn=self.collate(split), num_workers=workers,
                           persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())
 
     def train_dataloader(self) -> DataLoader:

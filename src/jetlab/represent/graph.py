@@ -147,13 +147,16 @@ def _node_ids(mask: Tensor) -> tuple[Tensor, Tensor]:
     return torch.where(mask, node, -1), ptr
 
 
-def to_pyg(points: Tensor, x: Tensor, mask: Tensor, k: int = 16, y: Tensor | None = None) -> Batch:
+def to_pyg(points: Tensor, x: Tensor, mask: Tensor, k: int = 16, y: Tensor | None = None,
+           neighbours: Tensor | None = None) -> Batch:
     """A batched PyG graph of the real particles of B jets, with kNN edges inside each jet.
 
     Arguments:
         points: (B, P, 2) (Δη, Δφ); x: (B, P, F) node features; mask: (B, P) bool, True = real.
         k: neighbours per node (see :func:`knn_indices` for jets with fewer than k + 1 particles).
         y: optional (B,) per-jet labels, stored as ``batch.y``.
+        neighbours: optional (B, P, k) :func:`knn_indices` of these jets, computed before (e.g. once per
+            dataset); None computes them here.
 
     Returns:
         ``torch_geometric.data.Batch`` with M = ``mask.sum()`` nodes in jet order: ``x`` (M, F),
@@ -170,7 +173,8 @@ def to_pyg(points: Tensor, x: Tensor, mask: Tensor, k: int = 16, y: Tensor | Non
     ptr = np.concatenate([[0], np.cumsum(counts)])  # (B + 1,)
     node = np.cumsum(mask.ravel()) - 1  # (B·P,) global node id of every real slot
     jet = np.repeat(np.arange(b), counts)  # (M,) jet of every node
-    nbr = _knn_slots(points, mask, k)[mask]  # (M, k) slot ids of the neighbours
+    slots = _knn_slots(points, mask, k) if neighbours is None else _array(neighbours, np.int64)  # (B, P, k)
+    nbr = slots[mask]  # (M, k) slot ids of the neighbours
     src = node[nbr + (jet * p)[:, None]]  # (M, k) global id of neighbour j
     dst = np.repeat(np.arange(len(jet)), k)  # (M·k,) global id of centre i
 
