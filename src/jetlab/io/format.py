@@ -29,6 +29,7 @@ from jetlab.errors import FormatError, InputError, brief
 from jetlab.io import guarded
 from jetlab.io.atomic import atomic_h5, atomic_write_text
 from jetlab.io.jets import Jets
+from jetlab.schema import JET_FIELDS
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -112,20 +113,37 @@ def read_shard(path: str | os.PathLike[str], start: int = 0, stop: int | None = 
         with h5py.File(path, "r") as f:
             if not is_jetlab_shard(f):
                 raise FormatError(f"{path}: not a jetlab shard")
+            _check_header(f, path)
             sl = slice(start, stop)
             jets = Jets(
-                constituents=read_rows(f, "constituents", path, sl, np.float32),
+                constituents=read_rows(f, "constituents", path, sl, np.float32, "f"),
                 n_particles=read_rows(f, "n_particles", path, sl, np.int32, "iu"),
                 particle_names=_names(f["constituents"], path),
-                jet=read_rows(f, "jet", path, sl, np.float32),
-                hlf=read_rows(f, "hlf", path, sl, np.float32),
+                jet=read_rows(f, "jet", path, sl, np.float32, "f"),
+                hlf=read_rows(f, "hlf", path, sl, np.float32, "f"),
                 hlf_names=_names(f["hlf"], path),
                 labels=read_rows(f, "labels", path, sl, np.int64, "iu"),
                 meta={"format": "jetlab", "path": str(path), "shard": json.loads(f.attrs["shard"])},
             )
+            jet_names = _names(f["jet"], path)
     except (OSError, KeyError, ValueError, TypeError) as e:
         raise InputError(f"{path}: unreadable or truncated shard ({brief(e)})") from None
+    if jet_names != list(JET_FIELDS):
+        raise FormatError(f"{path}: dataset /jet has names {jet_names}, expected {list(JET_FIELDS)}")
     return jets.validate(str(path))
+
+
+def _check_header(f: h5py.File, path: Path) -> None:
+    """The root attributes: ``schema`` the integer SCHEMA_VERSION, ``shard`` a JSON object."""
+    schema = f.attrs.get("schema")
+    if not isinstance(schema, (int, np.integer)) or isinstance(schema, (bool, np.bool_)) or schema != SCHEMA_VERSION:
+        raise FormatError(f"{path}: shard schema {schema!r} not supported (need {SCHEMA_VERSION})")
+    try:
+        info = json.loads(f.attrs["shard"])
+    except (KeyError, ValueError, TypeError):
+        info = None
+    if not isinstance(info, dict):
+        raise FormatError(f"{path}: attribute 'shard' is not a JSON object")
 
 
 def read_rows(f: h5py.File, key: str, path: Path, rows: slice, dtype: type, kinds: str = "fiu") -> np.ndarray:

@@ -96,7 +96,7 @@ def check_stored(ds: h5py.Dataset, path: Path) -> None:
 
 def read_float32(ds: h5py.Dataset, path: Path, rows: slice) -> np.ndarray:
     """Rows of a numeric dataset as float32, after checking its declared size is stored and fits memory."""
-    if ds.dtype.kind not in "fiub":
+    if ds.dtype.kind not in "fiu":  # bool is no number: a flag array where values belong
         raise FormatError(f"{path}: dataset '{ds.name}' has dtype {ds.dtype}, expected numbers")
     check_stored(ds, path)
     n = len(range(*rows.indices(ds.shape[0])))
@@ -129,7 +129,7 @@ def _npz_member(z: zipfile.ZipFile, key: str, path: Path, rows: slice) -> np.nda
         if version not in reader:
             raise FormatError(f"{path}: array '{key}' has unsupported npy version {version}")
         shape, fortran, dtype = reader[version](fh)
-        if dtype.kind not in "fiub" or not shape:
+        if dtype.kind not in "fiu" or not shape:
             raise FormatError(f"{path}: array '{key}' has dtype {dtype} and shape {shape}, expected numbers")
         row_bytes = dtype.itemsize * int(np.prod(shape[1:]))
         if row_bytes * shape[0] > info.file_size - fh.tell():

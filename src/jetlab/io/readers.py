@@ -294,6 +294,9 @@ def _block_columns(table: h5py.Group, path: Path) -> _Where:
         guarded.check_columns(path, values.name, values.shape[1], names, exact=True)
         where.update({n: (b, j) for j, n in enumerate(names)})
     guarded.same_rows(path, *blocks)
+    columns = guarded.names(guarded.dataset(table, "axis0", path, 1), path)
+    if sorted(columns) != sorted(where) or len(columns) != sum(v.shape[1] for v in blocks):
+        raise FormatError(f"{path}: table/axis0 does not name the columns of the blocks (corrupt frame)")
     return where
 
 
