@@ -102,6 +102,12 @@ def recorded(name: str, main: Callable[[], int | None]) -> int:
     """Run ``main`` and write everything it printed to ``docs/benchmarks/<name>.txt``; return its status."""
     name, sys.argv[1:] = _pop_record_flag(sys.argv[1:], name)
     argv = [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]
+    try:  # the benchmarks print what the CLI would: no third-party banners or deprecation noise
+        from jetlab._quiet import third_party_quiet
+
+        third_party_quiet()
+    except ImportError:
+        pass
     if name in ("-", ""):
         return int(main() or 0)
     copy = io.StringIO()
