@@ -109,7 +109,7 @@ def test_gen_metrics_cli(tmp_path: Path) -> None:
     assert (tmp_path / "plots" / "gen_jets.png").is_file()
     worse = run(real, fake)
     for res in (same, worse):
-        assert {"w1m", "w1p", "w1efp", "fpd", "kpd", "classifier_auc"} <= set(res["fake"])
+        assert {"w1m", "w1p", "w1efp", "fpd", "kpd", "w1n", "fpd_asinh", "classifier_auc"} <= set(res["fake"])
         assert res["fake"]["fpd"]["unc"] is not None and res["fake"]["kpd"]["unc"] is not None
     pt = {k: r["fake"]["w1p"]["per_feature"]["pt_rel"]["value"] for k, r in (("same", same), ("worse", worse))}
     floor = worse["truth"]["w1p"]["per_feature"]["pt_rel"]["value"]

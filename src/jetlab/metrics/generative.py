@@ -1,34 +1,39 @@
-"""Metrics of generative jet models: W1M, W1P, W1EFP, FPD, KPD and a classifier AUC, with uncertainties.
+"""Metrics of generative jet models: W1M, W1P, W1EFP, FPD, KPD as JetNet defines them, and jetlab's extras.
 
-Procedures of JetNet (Kansal et al., arXiv:2106.11535) and of "Evaluating generative models in high
-energy physics" (Kansal et al., arXiv:2211.10295), reimplemented on numpy/scipy/sklearn (the
-``jetnet`` package does not import under numpy 2).
+JetNet's metrics (Kansal et al., arXiv:2106.11535 and arXiv:2211.10295, as the ``jetnet`` library v0.2.5
+computes them; reimplemented on numpy/scipy, since jetnet does not import under numpy 2, and checked
+against jetnet itself on the same jets by ``benchmarks/jetnet_reference.py``):
+
+- W1 (:func:`w1`): scipy's 1-D Wasserstein-1 distance between ``n_eval`` values drawn with replacement
+  from each sample, over ``n_batches`` draws; mean ± std over the draws. W1M: of the relative jet mass;
+  W1P: of each particle feature over the real particles of the drawn jets; W1EFP: of each of JetNet's 5
+  unnormalized EFPs (:func:`jetlab.metrics.jetnet.w1efp_features`). Feature-averaged values carry
+  unc = sqrt(Σ_f std_f²)/F.
+- FPD and KPD: :func:`jetlab.metrics.jetnet.fpd` and :func:`jetlab.metrics.jetnet.kpd` on JetNet's 36
+  unnormalized EFPs of degree ≤ 4, scaled by the real sample's largest |value| (FPD extrapolated in 1/N
+  with a non-negative fit; KPD with the degree-4 polynomial kernel). Being unnormalized, these EFPs see a
+  global constituent-pT scale (an N-vertex EFP scales as s^N).
+
+Values are raw; JetNet's tables print them multiplied by :data:`jetlab.metrics.jetnet.UNITS`
+(W1M, W1P, FPD, KPD ×10³; W1EFP ×10⁵).
+
+jetlab's extras (not in JetNet's tables):
+
+- W1N (``w1n``): W1 of the particle multiplicity (IRC-safe EFPs barely see soft particles).
+- FPD-asinh (``fpd_asinh``, :func:`asinh_standardise`): the same FPD estimator on the 36 EFPs mapped to
+  u_k = asinh(EFP_k / median_real |EFP_k|) and standardized with the real sample's mean and std. The
+  map tames the EFPs' long tails, which under JetNet's max-scaling squeeze the bulk of the jets into a
+  small range (one outlying jet sets the scale), so a few-per-cent pT scale, which shifts log EFP_k by
+  N_k log s, stands out at thousands of jets instead of the 50,000 JetNet's tables use.
+- Classifier AUC (:func:`classifier_auc`): a histogram gradient-boosted classifier trained on half of
+  the (balanced) jets to tell real from generated, on the max-scaled 36 EFPs, the relative jet mass and
+  the multiplicity; ROC AUC on the other half (0.5 = indistinguishable), Hanley–McNeil standard error.
 
 Inputs are JetNet-style particle clouds: ``x (N, P, 3)`` of (Δη, Δφ, pT_rel) relative to the jet axis,
-``mask (N, P)`` bool, True = real particle. Draws of a sample are without replacement when the sample
-is large enough, else with replacement (see :func:`_draw`), except W1's draws, always with replacement
-(bootstrap, as JetNet); every function takes a ``seed``.
-
-- W1 (:func:`w1`): scipy's 1-D Wasserstein-1 distance between ``n_eval`` values drawn from each sample,
-  repeated over ``n_batches`` draws; mean ± std over the draws. W1M: of the relative jet mass;
-  W1P: of each particle feature over the real particles of the drawn jets; W1EFP: of each EFP.
-  Feature-averaged values carry unc = sqrt(Σ_f std_f²)/F.
-- FPD (:func:`fpd`): Fréchet distance between Gaussians fitted to the feature vectors,
-  ``|μ1 - μ2|² + Tr(Σ1 + Σ2 - 2 (Σ1 Σ2)^½)``, averaged over batches at ``n_points`` sample sizes N_i,
-  then fitted linearly in 1/N (the estimator's bias is ∝ 1/N); the intercept at 1/N → 0 is the value,
-  its standard error from the fit's covariance the uncertainty (unconstrained fit: a value slightly
-  below 0 means "consistent with 0").
-- KPD (:func:`kpd`): unbiased MMD² with the cubic polynomial kernel k(x, y) = (x·y/d + 1)³ per batch;
-  median over batches ± half the 15.87–84.13 percentile range (≈ 1σ).
-- Classifier AUC (:func:`classifier_auc`): a histogram gradient-boosted classifier trained on half of
-  the (balanced) jets to tell real from generated, ROC AUC on the other half (0.5 = indistinguishable),
-  Hanley–McNeil standard error.
-
-Features for W1EFP/FPD/KPD are the 20 connected EFPs of degree ≤ 4 (β = 1, arXiv:1712.07124, see
-:mod:`jetlab.physics.efp`), standardized with the real sample's mean and std (so W1EFP is in units of
-the real sample's std, not JetNet's raw-EFP units). The classifier sees those EFPs plus the relative
-jet mass and the particle multiplicity. Always compare with :func:`truth_vs_truth`, the value of two
-independent real samples: the floor a perfect generator reaches.
+``mask (N, P)`` bool, True = real particle; every function takes a ``seed``. Always compare with
+:func:`truth_vs_truth`, the value of two independent real samples: the floor a perfect generator reaches
+at that sample size (JetNet's draws are with replacement, so at a draw size near the sample size the
+floor is the two samples' own finite-sample distance, above 0).
 """
 
 from __future__ import annotations
@@ -42,16 +47,19 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from jetlab.physics.efp import efps
+from jetlab.metrics import jetnet
+from jetlab.metrics.jetnet import UNITS, frechet_distance, jetnet_efps, w1efp_features
 
 __all__ = [
-    "GenMetricsConfig", "PARTICLE_FEATURES", "classifier_auc", "compare_with_floor", "efp_features",
-    "extrapolate_inverse_n", "fpd", "frechet_distance", "generative_metrics", "jet_mass_from_relative", "kpd",
-    "mmd2_unbiased", "truth_vs_truth", "w1", "w1_features", "w1efp", "w1m", "w1p",
+    "GenMetricsConfig", "JETNET_METRICS", "PARTICLE_FEATURES", "UNITS", "asinh_standardise", "classifier_auc",
+    "compare_with_floor",
+    "frechet_distance", "generative_metrics", "jet_mass_from_relative", "truth_vs_truth", "w1", "w1_features",
+    "w1efp", "w1m", "w1n", "w1p",
 ]
 
 PARTICLE_FEATURES = ("eta_rel", "phi_rel", "pt_rel")
-_EFP_DMAX = 4
+JETNET_METRICS = ("w1m", "w1p", "w1efp", "fpd", "kpd")
+"""The metrics JetNet defines; the others in :func:`generative_metrics` are jetlab's extras."""
 
 
 @dataclass(frozen=True)
@@ -151,85 +159,11 @@ def w1efp(real_feats: np.ndarray, fake_feats: np.ndarray, n_eval: int = 50_000, 
     return _summary(means, stds, [f"efp_{k}" for k in range(len(means))])
 
 
-def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
-    """Fréchet (2-Wasserstein²) distance of two Gaussians: |μ1 - μ2|² + Tr(Σ1 + Σ2 - 2 (Σ1 Σ2)^½).
-
-    Tr (Σ1 Σ2)^½ = Σ sqrt(eig(Σ1^½ Σ2 Σ1^½)), computed with symmetric eigendecompositions.
-    """
-    w, v = np.linalg.eigh(np.atleast_2d(cov1))
-    s1 = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T  # Σ1^½
-    cross = np.sqrt(np.clip(np.linalg.eigvalsh(s1 @ np.atleast_2d(cov2) @ s1), 0.0, None)).sum()
-    diff = np.atleast_1d(mu1) - np.atleast_1d(mu2)
-    return float(diff @ diff + np.trace(np.atleast_2d(cov1)) + np.trace(np.atleast_2d(cov2)) - 2.0 * cross)
-
-
-def _gaussian_fd(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance of Gaussians fitted to a (n, F) and b (m, F)."""
-    return frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
-
-
-def extrapolate_inverse_n(sizes: np.ndarray, values: np.ndarray) -> tuple[float, float]:
-    """Fit values = c + s/N by least squares; return (c, σ_c), the value at 1/N → 0 and its std error."""
-    x = 1.0 / np.asarray(sizes, dtype=np.float64)
-    design = np.stack([np.ones_like(x), x], axis=1)  # (K, 2)
-    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
-    dof = max(len(x) - 2, 1)
-    sigma2 = float(((values - design @ coef) ** 2).sum()) / dof
-    cov = sigma2 * np.linalg.inv(design.T @ design)
-    return float(coef[0]), float(np.sqrt(cov[0, 0]))
-
-
-def fpd(real_feats: np.ndarray, fake_feats: np.ndarray, n_min: int = 20_000, n_max: int = 50_000,
-        n_points: int = 10, n_batches: int = 20, seed: int = 42) -> tuple[float, float]:
-    """Fréchet physics distance (arXiv:2211.10295) extrapolated to infinite sample size: (value, unc).
-
-    At each of ``n_points`` sizes N_i evenly spaced in [n_min, n_max] (n_max capped by both sample sizes,
-    n_min by n_max / 2), the Fréchet distance of ``n_batches`` draws of N_i jets per sample is averaged;
-    then :func:`extrapolate_inverse_n` fits the averages linearly in 1/N_i.
-    """
-    n_max = min(n_max, len(real_feats), len(fake_feats))
-    n_min = min(n_min, n_max // 2)
-    sizes = np.unique(np.linspace(n_min, n_max, n_points).astype(int))
-    rng = np.random.default_rng(seed)
-    vals = [np.mean([_gaussian_fd(real_feats[_draw(rng, len(real_feats), n)],
-                                  fake_feats[_draw(rng, len(fake_feats), n)]) for _ in range(n_batches)])
-            for n in sizes]
-    return extrapolate_inverse_n(sizes, np.array(vals))
-
-
-def _kernel_mean(a: np.ndarray, b: np.ndarray, exclude_diagonal: bool) -> float:
-    """Mean of k(a_i, b_j) = (a_i·b_j/d + 1)³ over pairs (i ≠ j if ``exclude_diagonal``), in row blocks."""
-    d, total = a.shape[1], 0.0
-    for lo in range(0, len(a), 1024):
-        total += float(((a[lo:lo + 1024] @ b.T / d + 1.0) ** 3).sum())  # (≤1024, m) block
-    if exclude_diagonal:
-        total -= float((((a * b).sum(1) / d + 1.0) ** 3).sum())
-        return total / (len(a) * (len(a) - 1))
-    return total / (len(a) * len(b))
-
-
-def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
-    """Unbiased MMD² of x (n, d) and y (m, d) with the cubic polynomial kernel (x·y/d + 1)³.
-
-    MMD² = mean_{i≠j} k(x_i, x_j) + mean_{i≠j} k(y_i, y_j) - 2 mean_{i,j} k(x_i, y_j).
-    """
-    return _kernel_mean(x, x, True) + _kernel_mean(y, y, True) - 2.0 * _kernel_mean(x, y, False)
-
-
-def kpd(real_feats: np.ndarray, fake_feats: np.ndarray, n_batches: int = 10, batch_size: int = 5_000,
+def w1n(real_mask: np.ndarray, fake_mask: np.ndarray, n_eval: int = 50_000, n_batches: int = 5,
         seed: int = 42) -> tuple[float, float]:
-    """Kernel physics distance (arXiv:2211.10295): median of per-batch unbiased MMD², half 1σ-quantile range.
-
-    Batches of ``batch_size`` jets are drawn without replacement from each, capped at half of the smaller
-    sample so that the batches differ and the spread measures something (at the full sample size every
-    batch would be the same and the spread 0).
-    """
-    size = max(2, min(batch_size, len(real_feats) // 2, len(fake_feats) // 2))
-    rng = np.random.default_rng(seed)
-    vals = np.array([mmd2_unbiased(real_feats[_draw(rng, len(real_feats), size)],
-                                   fake_feats[_draw(rng, len(fake_feats), size)]) for _ in range(n_batches)])
-    lo, hi = np.percentile(vals, [15.87, 84.13])
-    return float(np.median(vals)), float((hi - lo) / 2.0)
+    """W1 of the particle multiplicity (real particles per jet): mean, std over bootstrap batches."""
+    return w1(np.asarray(real_mask).sum(1).astype(float), np.asarray(fake_mask).sum(1).astype(float), n_eval,
+              n_batches, seed)
 
 
 def classifier_auc(real_feats: np.ndarray, fake_feats: np.ndarray, seed: int = 42,
@@ -255,10 +189,14 @@ def classifier_auc(real_feats: np.ndarray, fake_feats: np.ndarray, seed: int = 4
     return auc, float(np.sqrt(max(var, 0.0)))
 
 
-def efp_features(x: np.ndarray, mask: np.ndarray, dmax: int = _EFP_DMAX) -> np.ndarray:
-    """Connected EFPs of degree ≤ ``dmax`` (β = 1) of (Δη, Δφ, pT_rel) jets: (N, G) float64."""
-    x = np.asarray(x, dtype=np.float64)
-    return efps(x[..., 2], x[..., 0], x[..., 1], mask, dmax=dmax, beta=1.0)
+def asinh_standardise(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """u = asinh(f / median_real |f|), then (u - mean_real(u)) / std_real(u), per column (see ``fpd_asinh``)."""
+    med = np.median(np.abs(real), axis=0)
+    med = np.where(med > 0, med, 1.0)
+    ur, uf = np.arcsinh(real / med), np.arcsinh(fake / med)
+    mu, sd = ur.mean(0), ur.std(0)
+    sd = np.where(sd > 0, sd, 1.0)
+    return (ur - mu) / sd, (uf - mu) / sd
 
 
 def _pair(value: tuple[float, float]) -> dict[str, float]:
@@ -266,39 +204,43 @@ def _pair(value: tuple[float, float]) -> dict[str, float]:
 
 
 def _capped(c: GenMetricsConfig, n: int) -> GenMetricsConfig:
-    """``c`` with the FPD/KPD draw sizes capped at ``n`` jets, so that those draws are without replacement."""
-    return replace(c, fpd_max=min(c.fpd_max, n), fpd_min=min(c.fpd_min, n // 2),
+    """``c`` with the FPD/KPD draw sizes capped at ``n`` jets (FPD's smallest at 2n/5, JetNet's ratio)."""
+    n_max = min(c.fpd_max, n)
+    return replace(c, fpd_max=n_max, fpd_min=min(c.fpd_min, max(2, 2 * n_max // 5)),
                    kpd_batch_size=min(c.kpd_batch_size, n))
 
 
 def generative_metrics(real: np.ndarray, fake: np.ndarray, real_mask: np.ndarray, fake_mask: np.ndarray,
                        config: GenMetricsConfig | None = None) -> dict[str, Any]:
-    """All metrics of ``fake`` against ``real`` (both (N, P, 3) with (N, P) masks), JSON-ready.
+    """All metrics of ``fake`` against ``real`` (both (N, P, 3) with (N, P) masks), raw values, JSON-ready.
 
     Layout: {"n_real", "n_fake", "w1m": {"value", "unc"}, "w1p": {"value", "unc", "per_feature"},
-    "w1efp": {...same}, "fpd": {"value", "unc"}, "kpd": {"value", "unc"},
-    "classifier_auc": {"value", "unc"} or None, "config": {...}}.
+    "w1efp": {...same}, "fpd": {"value", "unc"}, "kpd": {"value", "unc"} (JetNet's), "w1n": {...},
+    "fpd_asinh": {...}, "classifier_auc": {"value", "unc"} or None (extras), "units": JetNet's print factors,
+    "config": {...}}.
     """
     c = _capped(config or GenMetricsConfig(), min(len(real), len(fake)))
     real_mask, fake_mask = np.asarray(real_mask, bool), np.asarray(fake_mask, bool)
-    fr, ff = efp_features(real, real_mask), efp_features(fake, fake_mask)  # (N, 20)
-    mu, sd = fr.mean(0), fr.std(0)
-    sd = np.where(sd > 0, sd, 1.0)
-    fr, ff = (fr - mu) / sd, (ff - mu) / sd
     w1_args = (c.n_eval, c.n_batches, c.seed)
     out: dict[str, Any] = {"n_real": int(len(real)), "n_fake": int(len(fake))}
     out["w1m"] = _pair(w1m(real, fake, real_mask, fake_mask, *w1_args))
     out["w1p"] = w1p(real, fake, real_mask, fake_mask, *w1_args)
-    out["w1efp"] = w1efp(fr, ff, *w1_args)
-    out["fpd"] = _pair(fpd(fr, ff, c.fpd_min, c.fpd_max, c.fpd_points, c.fpd_batches, c.seed))
-    out["kpd"] = _pair(kpd(fr, ff, c.kpd_batches, c.kpd_batch_size, c.seed))
+    out["w1efp"] = w1efp(w1efp_features(real, real_mask), w1efp_features(fake, fake_mask), *w1_args)
+    fr, ff = jetnet_efps(real, real_mask), jetnet_efps(fake, fake_mask)  # (N, 36)
+    out["fpd"] = _pair(jetnet.fpd(fr, ff, c.fpd_min, c.fpd_max, c.fpd_batches, c.fpd_points, seed=c.seed))
+    out["kpd"] = _pair(jetnet.kpd(fr, ff, c.kpd_batches, c.kpd_batch_size, seed=c.seed))
+    out["w1n"] = _pair(w1n(real_mask, fake_mask, *w1_args))
+    ar, af = asinh_standardise(fr, ff)
+    out["fpd_asinh"] = _pair(jetnet.fpd(ar, af, c.fpd_min, c.fpd_max, c.fpd_batches, c.fpd_points, False, c.seed))
     out["classifier_auc"] = None
     if c.classifier:
+        sr, sf = jetnet.max_normalise(fr, ff)
         extra_r = np.stack([jet_mass_from_relative(real, real_mask), real_mask.sum(1)], axis=1)  # (N, 2)
         extra_f = np.stack([jet_mass_from_relative(fake, fake_mask), fake_mask.sum(1)], axis=1)
-        auc = classifier_auc(np.hstack([fr, extra_r]), np.hstack([ff, extra_f]), c.seed,
+        auc = classifier_auc(np.hstack([sr, extra_r]), np.hstack([sf, extra_f]), c.seed,
                              n_threads=c.classifier_threads)
         out["classifier_auc"] = _pair(auc)
+    out["units"] = dict(UNITS)
     out["config"] = asdict(c)
     return out
 

@@ -2,7 +2,9 @@
 
 Both samples are read with ``jetlab.io.open`` and turned into clouds of their N hardest
 constituents as (Δη, Δφ, pT/pT_jet) with a mask; the metrics and the truth-vs-truth floor (two
-disjoint halves of REAL) come from :mod:`jetlab.metrics.generative`.
+disjoint halves of REAL) come from :mod:`jetlab.metrics.generative`. The JSON holds raw values; the
+table prints JetNet's metrics in JetNet's units (W1M, W1P, FPD, KPD ×10³, W1EFP ×10⁵) and jetlab's
+extras (W1N, FPD-asinh, classifier AUC) as they are.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from jetlab.represent import point_cloud
 
 __all__ = ["clouds", "gen_metrics", "format_gen_metrics"]
 
-METRICS = ("w1m", "w1p", "w1efp", "fpd", "kpd", "classifier_auc")
+METRICS = ("w1m", "w1p", "w1efp", "fpd", "kpd", "w1n", "fpd_asinh", "classifier_auc")
 
 
 def clouds(jets: Jets, n_particles: int = 30) -> tuple[np.ndarray, np.ndarray]:
@@ -57,15 +59,19 @@ def _ratio(fake: Any, truth: Any) -> float | None:
     return float(fake["value"] / truth["value"]) if truth["value"] > 0 else None
 
 
-def _cell(d: dict[str, Any] | None) -> str:
-    return "—" if not d else f"{d['value']:.4g} ± {d.get('unc') or 0:.2g}"
+def _cell(d: dict[str, Any] | None, unit: float = 1.0) -> str:
+    return "—" if not d else f"{d['value'] * unit:.4g} ± {(d.get('unc') or 0) * unit:.2g}"
 
 
 def format_gen_metrics(res: dict[str, Any]) -> str:
+    from jetlab.metrics.jetnet import UNITS
+
     lines = [f"{res['fake']} vs {res['real']} (classes: {res['classes']})",
-             f"{'metric':<16} {'generated':>22} {'truth vs truth':>22} {'ratio':>7}"]
+             f"{'metric':<22} {'generated':>22} {'truth vs truth':>22} {'ratio':>7}"]
     for m in METRICS:
         f, t = res["fake"].get(m), res["truth"].get(m)
-        ratio = res["ratio"].get(m)
-        lines.append(f"{m:<16} {_cell(f):>22} {_cell(t):>22} {'—' if ratio is None else f'{ratio:.2f}':>7}")
+        ratio, unit = res["ratio"].get(m), UNITS.get(m, 1.0)
+        name = f"{m} (x{unit:.0e})" if m in UNITS else f"{m} (jetlab)"
+        lines.append(f"{name:<22} {_cell(f, unit):>22} {_cell(t, unit):>22} "
+                     f"{'—' if ratio is None else f'{ratio:.2f}':>7}")
     return "\n".join(lines)
