@@ -13,7 +13,8 @@ pT × 1.05, A vs B with the softest 10 % of each jet's particles removed, and A 
 Both libraries compute their metrics on each pair with the same sample sizes; the table prints both in
 JetNet's units and their difference in units of the two uncertainties added in quadrature. The two sides
 draw different random batches, so they agree to within those uncertainties, not digit for digit.
-jetnet's 36 FPD features of the first jets are also compared with jetlab's, feature by feature.
+jetnet's 36 FPD features of the first jets are also compared with jetlab's, feature by feature, and
+jetlab's extras (W1N, FPD-asinh) are printed for the same pairs.
 
 Run:  python benchmarks/jetnet_reference.py [--data benchmarks/_data/landscape] [--classes g,t]
       [--jetnet-python /tmp/jetnet_venv/bin/python]
@@ -111,14 +112,21 @@ def main() -> int:
     print("\nvalues in JetNet's units (W1M, W1P, FPD, KPD x1e3; W1EFP x1e5); pull = (jetlab - jetnet) / "
           "sqrt(unc_jetlab^2 + unc_jetnet^2)")
     print("| pair | metric | jetlab | jetnet | pull |\n|---|---|---|---|---|")
+    extras = {}
     for k, (xa, ma, xb, mb) in pairs.items():
         ours, ref = generative_metrics(xa, xb, ma, mb, cfg), jetnet_values(theirs[k])
+        extras[k] = ours
         for metric in JETNET_METRICS:
             u = UNITS[metric]
             (v1, e1), (v2, e2) = (ours[metric]["value"], ours[metric]["unc"]), ref[metric]
             pull = (v1 - v2) / max(np.hypot(e1, e2), 1e-300)
             print(f"| {k} | {metric} | {v1 * u:.3g} ± {e1 * u:.2g} | {v2 * u:.3g} ± {e2 * u:.2g} | {pull:+.1f} |",
                   flush=True)
+    print("\njetlab's extras on the same pairs (no jetnet counterpart): W1N (particle multiplicity), FPD-asinh")
+    print("| pair | W1N | FPD-asinh |\n|---|---|---|")
+    for k, ours in extras.items():
+        cells = [f"{ours[m]['value']:.3g} ± {ours[m]['unc']:.2g}" for m in ("w1n", "fpd_asinh")]
+        print(f"| {k} | {' | '.join(cells)} |")
     return 0
 
 
