@@ -4,9 +4,10 @@ Contract: a valid input gives exit 0 with a JSON summary; an invalid one gives e
 ``jetlab: error: ...`` line on stderr; never a traceback, never a hang (every call runs under a
 20 s alarm). Which fuzzed inputs are valid is decided by tests/fuzz_oracle.py, an independent judge
 of the layouts (h5py / numpy / json, no jetlab reader), so an accepted input is one the judge calls
-valid and a refused one is one it calls invalid: never "either". Counts are stated in docs/reliability.md: EXAMPLES hypothesis examples per reader,
-len(CASES) hand-written cases, four of them again in a fresh interpreter, plus ``jetlab train``
-on a broken dataset and ``jetlab evaluate`` on a truncated checkpoint.
+valid and a refused one is one it calls invalid: never "either". Counts are stated in
+docs/reliability.md: EXAMPLES hypothesis examples per reader, len(CASES) hand-written cases, four of
+them again in a fresh interpreter, plus ``jetlab train`` on a broken dataset and ``jetlab evaluate``
+on a truncated checkpoint.
 """
 
 from __future__ import annotations
