@@ -52,7 +52,7 @@ def _draw_floor(ax: Any, floor: Mapping[str, Sequence[float]]) -> None:
 
 def plot_pareto(fronts: Mapping[str, Sequence[Mapping[str, Any]]], path: str | os.PathLike[str],
                 floor: Mapping[str, Sequence[float]] | None = None, title: str = "") -> Path:
-    """1/εB against 1/JSD (log-log) for each input set's λ scan, Pareto-optimal points joined.
+    """1/εB against 1/JSD (log-log) for each input set's λ scan; Pareto-optimal points joined, their λ written.
 
     Arguments:
         fronts: label -> points, each a mapping with ``lambda``, ``rejection`` (1/εB), ``inv_jsd``
@@ -78,14 +78,20 @@ def plot_pareto(fronts: Mapping[str, Sequence[Mapping[str, Any]]], path: str | o
                         color=color, ecolor=color, elinewidth=0.8, alpha=0.9, label=label)
             front = pareto_indices(x, y)
             ax.plot(x[front], y[front], color=color, lw=1.5)
-            for p, xi, yi in zip(pts, x, y, strict=True):
-                ax.annotate(f"{p['lambda']:g}", (xi, yi), xytext=(4, 3), textcoords="offset points",
+            last = (np.inf, np.inf)
+            for k in front:                                   # λ next to the Pareto-optimal points, unless crowded
+                here = (np.log10(x[k]), np.log10(y[k]))
+                if abs(here[0] - last[0]) < 0.05 and abs(here[1] - last[1]) < 0.05:
+                    continue
+                last = here
+                ax.annotate(f"{pts[k]['lambda']:g}", (x[k], y[k]), xytext=(4, 3), textcoords="offset points",
                             fontsize="x-small", color=color)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(r"1 / JSD  (background mass, pass vs fail at $\varepsilon_S$ = 0.5)")
         ax.set_ylabel(r"background rejection 1/$\varepsilon_B$ at $\varepsilon_S$ = 0.5")
         ax.grid(True, which="major", color="0.9", lw=0.8)
-        ax.legend(loc="upper right", fontsize="small", title=r"numbers: DisCo $\lambda$", title_fontsize="small")
+        ax.legend(loc="upper right", fontsize="small", title=r"line: Pareto front; numbers: DisCo $\lambda$",
+                  title_fontsize="small")
         ax.set_title(title or "DisCo Pareto front", fontsize="medium")
         return save(fig, path)
