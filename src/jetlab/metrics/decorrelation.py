@@ -196,7 +196,8 @@ def jsd_floor_draws(mass_bkg: ArrayLike, n_pass: int, bins: int | Sequence[float
     idx = _bin_index(m, edges)                                    # (N,) in 0..nb (nb = outside)
     total = np.bincount(idx, minlength=nb + 1)                    # (nb + 1,)
     rng, out = np.random.default_rng(seed), []
-    for k in np.diff(np.r_[0:n_draws:64, n_draws]):               # chunks of <= 64 draws bound memory
+    step = max(1, min(64, 2**22 // m.size))                      # chunks of <= 4M random keys bound memory
+    for k in np.diff(np.r_[0:n_draws:step, n_draws]):
         sel = np.argpartition(rng.random((k, m.size)), n_pass - 1, axis=1)[:, :n_pass]  # (k, n_pass) subset
         flat = idx[sel] + (nb + 1) * np.arange(k)[:, None]        # (k, n_pass) bin, offset per draw
         h_pass = np.bincount(flat.ravel(), minlength=k * (nb + 1)).reshape(k, nb + 1)[:, :nb]
