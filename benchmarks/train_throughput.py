@@ -147,8 +147,9 @@ def compare(name: str, sides: dict[str, tuple[torch.nn.Module, Call]], batch: di
         times: dict[str, list[float]] = {"jetlab": [], "weaver": []}
         for k, (m, call) in sides.items():  # warm-up
             timed(m, call, batch, train, opts[k], args.device)
-        for _ in range(args.repeats):
-            for k, (m, call) in sides.items():
+        order = list(sides.items())
+        for r in range(args.repeats):
+            for k, (m, call) in order if r % 2 == 0 else order[::-1]:  # alternate who goes first
                 times[k].append(timed(m, call, batch, train, opts[k], args.device))
         rate = {k: args.batch / statistics.median(v) for k, v in times.items()}
         same_inputs = seen["jetlab"] == seen["weaver"]
@@ -183,7 +184,8 @@ def main() -> int:
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} threads"
     print(f"batch {args.batch}, {args.particles} particle slots (20..{args.particles} real, "
           f"{int(batch['mask'].sum())} in all), {args.features} features, {where}, median of {args.repeats} "
-          f"interleaved steps after 1 warm-up; seen = (slots, real particles[, pairs embedded]) in the last call\n")
+          f"interleaved steps (alternating which side goes first) after 1 warm-up;\n"
+          "seen = (slots, real particles[, pairs embedded]) in the last call\n")
     print("| model | params jetlab / weaver | mode | seen jetlab / weaver | jetlab jets/s | weaver jets/s | ratio |")
     print("|---|---|---|---|---:|---:|---:|")
     ok = True
