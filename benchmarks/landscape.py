@@ -56,7 +56,15 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/results/landscape")
     ap.add_argument("--fresh", action="store_true", help="retrain runs that already exist")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch intra-op threads (default: torch's); 1 keeps a shared machine from oversubscribing")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    print(f"budget per model: at most {args.epochs} epochs or {args.max_time} of wall clock; "
+          f"classes {args.classes or 'preset'}; data {args.data}", flush=True)
 
     if args.models is None:
         args.models = ",".join(TOP_MODELS if args.preset == "top" else DEFAULT_MODELS)
