@@ -5,7 +5,8 @@
 - ``gen_jets.png``: relative jet mass m/pT (from the particle clouds, as W1M uses it), jet pT and
   constituent multiplicity (real slots among the ``n_particles`` hardest);
 - ``gen_particles.png``: particle Δη, Δφ and pT/pT_jet over the real particles of all jets;
-- ``gen_efps.png``: a few connected EFPs (β = 1) of degree 1 to 4, as W1EFP/FPD/KPD use them;
+- ``gen_efps.png``: a few connected EFPs (β = 1, unnormalized: z = pT_rel) of degree 1 to 4, as
+  JetNet's FPD/KPD use them;
 - ``gen_images.png``: average pT-weighted jet image (centred, rotated, flipped; 40 x 40 cells over
   ±0.8) of each sample on one log colour scale, and their ratio generated / real.
 
@@ -32,7 +33,8 @@ from matplotlib.ticker import FixedLocator, FormatStrFormatter, MultipleLocator,
 
 from jetlab.errors import UsageError
 from jetlab.io.jets import Jets
-from jetlab.metrics.generative import efp_features, jet_mass_from_relative
+from jetlab.metrics.generative import jet_mass_from_relative
+from jetlab.metrics.jetnet import jetnet_efps
 from jetlab.report.plots import shared_bins
 from jetlab.report.style import CLASS_COLORS, CLASS_SYMBOLS, new_figure, save, style_context
 from jetlab.tasks.gen_metrics import clouds
@@ -41,7 +43,7 @@ __all__ = ["plot_real_vs_generated", "EFP_PANELS", "ratio_with_errors"]
 
 # EFPs drawn (column in efp_graphs(4) order, label): one per graph shape, degrees 1 to 4.
 EFP_PANELS: tuple[tuple[int, str], ...] = (
-    (0, r"EFP $d{=}1$ (one edge, $\propto m^2/p_T^2$)"),
+    (0, r"EFP $d{=}1$ (one edge, $\sum z_i z_j \theta_{ij}$)"),
     (2, r"EFP $d{=}2$ (wedge)"),
     (5, r"EFP $d{=}3$ (triangle)"),
     (7, r"EFP $d{=}3$ (chain of 4)"),
@@ -121,7 +123,7 @@ def plot_real_vs_generated(
         _Panel(rx[rm][:, 1], fx[fm][:, 1], r"particle $\Delta\phi$", log_y=True),
         _Panel(rx[rm][:, 2], fx[fm][:, 2], r"particle $p_T/p_{T,\mathrm{jet}}$", log_x=True, log_y=True),
     ]
-    re, fe = efp_features(rx, rm, dmax=4), efp_features(fx, fm, dmax=4)  # (N, 20) each
+    re, fe = jetnet_efps(rx, rm)[:, 1:21], jetnet_efps(fx, fm)[:, 1:21]  # (N, 20) connected, unnormalized
     efp_panels = [_Panel(re[:, k], fe[:, k], lab, log_x=True) for k, lab in EFP_PANELS]
     return [
         _plot_hists(jet_panels, bins, look, "Jets", out / "gen_jets.png"),
