@@ -109,13 +109,13 @@ def main() -> int:
     for name in MODELS:
         run = out / name
         shutil.rmtree(run, ignore_errors=True)
-        train(resolve_config(name, str(data), task="generate", overrides={
+        res = train(resolve_config(name, str(data), task="generate", overrides={
             "data": {"classes": ",".join(CLASSES)},
             "trainer": {"epochs": args.epochs, "max_time": args.max_time, "progress": False}}), run)
         fake = out / f"{name}.h5"
         sample(run, len(CLASSES) * args.n_sample, fake, classes=",".join(CLASSES))
         rows[name] = {c: gen_metrics(data, fake, classes=c, **cfg.__dict__) for c in CLASSES}
-        print(f"{name}: trained and evaluated", flush=True)
+        print(f"{name}: trained {res['epochs']} epochs in {res['train_time_s']:.0f} s, evaluated", flush=True)
     rate = speeds({n: out / n for n in MODELS}, args.n_speed, args.speed_rounds, out / "tmp")
     n_real = rows[MODELS[0]][CLASSES[0]]["truth"]["n_real"]
     print(f"\nmetrics on {n_real} real jets per half and as many generated jets; speed: {args.n_speed} jets per "
