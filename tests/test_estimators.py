@@ -165,3 +165,18 @@ def test_compare_mixes_fitted_and_trained_runs(runs: dict[str, Path], tmp_path: 
     for name in FITTED:
         assert name in table
     assert get_spec("bdt").family in table
+
+
+def test_binary_evaluate_prints_sculpting_with_its_floor(runs: dict[str, Path],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """``jetlab evaluate`` of a binary run shows the mass sculpting next to the JSD floor, as metrics.json has it."""
+    capsys.readouterr()
+    assert main(["evaluate", str(runs["cut_tau32"]), "--out", str(runs["cut_tau32"] / "again")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    stored = json.loads((runs["cut_tau32"] / "again" / "metrics.json").read_text())["metrics"]["sculpting"]
+    assert set(printed["sculpting"]) == {"eff_s", "rejection", "jsd", "jsd_floor", "jsd_floor_std"}
+    assert printed["sculpting"] == {k: stored[k] for k in printed["sculpting"]}
+    if stored["jsd"] is not None:  # None only when no background jet passes (nothing to compare)
+        assert 0 < printed["sculpting"]["jsd_floor"] < 1
+    else:
+        assert stored["n_background_pass"] == 0 and printed["sculpting"]["jsd_floor"] is None

@@ -86,8 +86,13 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
         from jetlab.tasks.evaluate import evaluate
 
         res = evaluate(args.run, args.data, args.out, split=args.split, backend=args.backend)
-        print(json.dumps({"model": res["model"], "backend": res["backend"], "n_jets": res["n_jets"],
-                          "auc": res["metrics"].get("auc")}, indent=1))
+        summary = {"model": res["model"], "backend": res["backend"], "n_jets": res["n_jets"],
+                   "auc": res["metrics"].get("auc")}
+        sculpting = res["metrics"].get("sculpting")
+        if sculpting:  # binary runs: the mass sculpting next to its finite-sample floor
+            summary["sculpting"] = {k: sculpting.get(k) for k in ("eff_s", "rejection", "jsd", "jsd_floor",
+                                                                  "jsd_floor_std")}
+        print(json.dumps(summary, indent=1))
     elif args.command == "export":
         from jetlab.export import export_run
 
