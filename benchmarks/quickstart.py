@@ -26,8 +26,11 @@ from _record import ROOT, recorded
 def run_timed(cmd: list[str], cwd: Path) -> tuple[int, float, str]:
     """Run ``cmd`` in ``cwd``; its exit status, wall clock in s and combined output."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    return proc.returncode, time.perf_counter() - start, proc.stdout + proc.stderr
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True)
+    seconds = time.perf_counter() - start
+    text = (proc.stdout + proc.stderr).decode(errors="replace")
+    # a progress bar redraws itself with carriage returns: keep each line's final state only
+    return proc.returncode, seconds, "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
 
 
 def quickstart() -> int:
