@@ -35,7 +35,7 @@ from jetlab.io import open_jets
 from jetlab.metrics.distort import drop_softest, scale_pt
 from jetlab.metrics.generative import JETNET_METRICS, GenMetricsConfig, _capped, generative_metrics
 from jetlab.metrics.jetnet import UNITS, jetnet_efps
-from jetlab.tasks.gen_metrics import clouds
+from jetlab.represent import relative_clouds as clouds
 
 from _record import recorded
 

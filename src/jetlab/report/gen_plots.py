@@ -37,7 +37,7 @@ from jetlab.metrics.generative import jet_mass_from_relative
 from jetlab.metrics.jetnet import jetnet_efps
 from jetlab.report.plots import shared_bins
 from jetlab.report.style import CLASS_COLORS, CLASS_SYMBOLS, new_figure, save, style_context
-from jetlab.tasks.gen_metrics import clouds
+from jetlab.represent import relative_clouds as clouds
 
 __all__ = ["plot_real_vs_generated", "EFP_PANELS", "ratio_with_errors"]
 

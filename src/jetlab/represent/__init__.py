@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jetlab.represent.cloud import four_momenta, lorentz_scalars, point_cloud
+from jetlab.represent.cloud import four_momenta, lorentz_scalars, point_cloud, relative_clouds
 from jetlab.represent.efp import efp_features, n_efp_features
 from jetlab.represent.graph import fully_connected_edges, jet_graphs, knn_indices, to_pyg
 from jetlab.represent.hlf import HLFScaler, hlf_matrix
@@ -36,6 +36,7 @@ __all__ = [
     "FEATURES",
     "COURSE7",
     "point_cloud",
+    "relative_clouds",
     "lorentz_scalars",
     "four_momenta",
     "knn_indices",

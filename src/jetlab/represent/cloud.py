@@ -15,7 +15,7 @@ import numpy as np
 from jetlab.io.jets import Jets
 from jetlab.represent.sequence import ParticleView, as_view, stack_features
 
-__all__ = ["point_cloud", "four_momenta", "lorentz_scalars"]
+__all__ = ["point_cloud", "relative_clouds", "four_momenta", "lorentz_scalars"]
 
 
 def point_cloud(
@@ -41,6 +41,13 @@ def point_cloud(
     x = stack_features(view, features)  # (N, P, F)
     points = np.stack(view.deta_dphi, axis=-1).astype(np.float32)  # (N, P, 2)
     return points, x, view.mask
+
+
+def relative_clouds(jets: Jets, n_particles: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """JetNet-style clouds of the ``n_particles`` hardest constituents, as the generative metrics read them:
+    ``x (N, P, 3)`` float64 (Δη, Δφ, pT/pT_jet) and ``mask (N, P)`` bool, True = real particle."""
+    _, x, mask = point_cloud(jets, features=("etarel", "phirel", "ptrel"), max_particles=n_particles)
+    return x.astype(np.float64), mask
 
 
 def four_momenta(jets: Jets | ParticleView, max_particles: int | None = None) -> np.ndarray:

@@ -12,22 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from jetlab.errors import UsageError
 from jetlab.io import open_jets
-from jetlab.io.jets import Jets
-from jetlab.represent import point_cloud
+from jetlab.represent import relative_clouds as clouds
 
 __all__ = ["clouds", "gen_metrics", "format_gen_metrics"]
 
 METRICS = ("w1m", "w1p", "w1efp", "fpd", "kpd", "w1n", "fpd_asinh", "classifier_auc")
-
-
-def clouds(jets: Jets, n_particles: int = 30) -> tuple[np.ndarray, np.ndarray]:
-    """(N, P, 3) (Δη, Δφ, pT/pT_jet) and (N, P) mask of the ``n_particles`` hardest constituents."""
-    _, x, mask = point_cloud(jets, features=("etarel", "phirel", "ptrel"), max_particles=n_particles)
-    return x.astype(np.float64), mask
 
 
 def gen_metrics(real: str | Path, fake: str | Path, classes: str | None = None, n_particles: int = 30,
