@@ -344,8 +344,7 @@ def _require_agreement(diff: float, name: str, reference: str, n: int, path: Pat
 def _check_batch(run: Path, n: int = 64) -> tuple[dict[str, Any], Any]:
     """``n`` test jets of the run's data as the run's batch dict, and the run's config."""
     from jetlab.data.module import DataConfig, JetDataModule
-    from jetlab.tasks.evaluate import load_run
-    from jetlab.tasks.train import load_builder
+    from jetlab.tasks.runfiles import load_builder, load_run
 
     cfg = load_run(run)
     data = DataConfig(**{**cfg.data.__dict__, "max_jets": n})
@@ -362,7 +361,7 @@ def export_run(run: str | Path, onnx_path: str | Path, opset: int | None = None)
     Returns the record: ``onnx`` (path), ``model``, ``inputs``, ``class_names``, ``representation``,
     ``exporter``, ``reference`` (torch, lightgbm or numpy), ``max_abs_diff`` and ``n_checked``.
     """
-    from jetlab.tasks.evaluate import load_model
+    from jetlab.tasks.runfiles import load_model
 
     run = Path(run)
     batch, cfg = _check_batch(run)

@@ -25,8 +25,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+import jetlab.io.guarded as guarded
 from jetlab.errors import FormatError, InputError, brief
-from jetlab.io import guarded
 from jetlab.io.atomic import atomic_h5, atomic_write_text
 from jetlab.io.jets import Jets
 from jetlab.schema import JET_FIELDS

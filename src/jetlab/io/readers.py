@@ -48,9 +48,9 @@ from typing import NoReturn
 import h5py
 import numpy as np
 
+import jetlab.io.guarded as guarded
 from jetlab.classes import CLASSES
 from jetlab.errors import FormatError, InputError, JetlabError, UsageError
-from jetlab.io import guarded
 from jetlab.io.jets import Jets
 from jetlab.physics.kinematics import delta_phi, p4_from_pt_eta_phi_m, pt_eta_phi_m
 from jetlab.schema import HLS4ML_JET_FEATURES, JET_FIELDS, KINEMATIC_FEATURES

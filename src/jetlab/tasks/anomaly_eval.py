@@ -11,8 +11,7 @@ import torch
 from jetlab.classes import CLASSES
 from jetlab.errors import UsageError
 from jetlab.tasks.anomaly import AnomalyDataModule, score_test_split, write_json
-from jetlab.tasks.evaluate import load_model, load_run
-from jetlab.tasks.train import load_builder
+from jetlab.tasks.runfiles import load_builder, load_model, load_run
 
 __all__ = ["evaluate_anomaly"]
 

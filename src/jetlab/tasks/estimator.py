@@ -44,7 +44,7 @@ def _features(builder: BatchBuilder, jets: Jets) -> np.ndarray:
 
 def fit_run(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
     """Fit the estimator of ``cfg`` on its training split and write the run directory ``out``."""
-    from jetlab.tasks.train import save_builder
+    from jetlab.tasks.runfiles import save_builder
 
     out = Path(out)
     if (out / "estimator.json").is_file() and resume:

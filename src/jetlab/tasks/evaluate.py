@@ -16,46 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import yaml
 
 from jetlab.data.module import DataConfig, JetDataModule
-from jetlab.errors import InputError, UsageError, brief
-from jetlab.models import InputDims, create
-from jetlab.tasks.config import RunConfig, resolve_config
-from jetlab.tasks.train import load_builder
+from jetlab.errors import UsageError
+from jetlab.tasks.runfiles import load_builder, load_model, load_run
 
 __all__ = ["load_run", "load_model", "evaluate", "predict"]
-
-
-def load_run(run: str | Path) -> RunConfig:
-    run = Path(run)
-    path = run / "config.yaml"
-    if not path.is_file():
-        raise InputError(f"{run}: not a jetlab run (no config.yaml)")
-    raw = yaml.safe_load(path.read_text())
-    return resolve_config(raw["model"], raw["data"]["path"], {k: v for k, v in raw.items() if k != "data"},
-                          {"data": {k: v for k, v in raw["data"].items() if k != "path"}}, str(path),
-                          task=raw.get("task", "classify"))
-
-
-def load_model(run: str | Path, which: str = "best") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The model of a run and its saved hyper-parameters, from ``checkpoints/<which>.ckpt``."""
-    ckpt = Path(run) / "checkpoints" / f"{which}.ckpt"
-    if not ckpt.is_file():
-        raise InputError(f"{ckpt}: checkpoint missing (training unfinished?)")
-    try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means: refuse the file
-        raise InputError(f"{ckpt}: refused to load ({brief(e, 120)})") from None
-    hp = dict(state.get("hyper_parameters", {}))
-    try:
-        model = create(hp["model"], n_classes=hp.get("n_classes", 2), dims=InputDims(**hp["dims"]), **hp["hparams"])
-        model.load_state_dict({k.removeprefix("model."): v for k, v in state["state_dict"].items()
-                               if k.startswith("model.")})
-    except (KeyError, RuntimeError) as e:
-        raise InputError(f"{ckpt}: does not match its run's model ({brief(e, 120)})") from None
-    return model.eval(), hp
 
 
 def predict(predictor: Callable[[dict[str, Any]], np.ndarray], loader: Any

@@ -88,7 +88,7 @@ class OnnxPredictor:
 
 
 def _torch(run: Path) -> Predictor:
-    from jetlab.tasks.evaluate import load_model
+    from jetlab.tasks.runfiles import load_model
 
     model, hp = load_model(run)
     return TorchPredictor(model, hp)

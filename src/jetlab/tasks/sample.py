@@ -14,9 +14,8 @@ from jetlab.errors import UsageError
 from jetlab.io import open_jets
 from jetlab.io.format import write_shard
 from jetlab.io.jets import Jets
-from jetlab.tasks.evaluate import load_model, load_run
 from jetlab.tasks.generate import relative_to_jets
-from jetlab.tasks.train import load_builder
+from jetlab.tasks.runfiles import load_builder, load_model, load_run
 
 __all__ = ["sample"]
 

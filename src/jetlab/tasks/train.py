@@ -27,26 +27,11 @@ from jetlab.data.module import JetDataModule
 from jetlab.errors import UsageError
 from jetlab.io.atomic import atomic_write, atomic_write_text, remove_stale
 from jetlab.models import count_parameters, get_spec
-from jetlab.represent import HLFScaler
 from jetlab.tasks.classify import ClassifierModule
 from jetlab.tasks.config import RunConfig
+from jetlab.tasks.runfiles import load_builder, save_builder
 
 __all__ = ["train", "save_builder", "load_builder"]
-
-
-def save_builder(builder: BatchBuilder, path: Path) -> None:
-    state = {"config": builder.config.to_dict(), "features": list(builder.features), "n_scalars": builder.n_scalars,
-             "scaler": builder.scaler.to_dict() if builder.scaler is not None else None}
-    atomic_write_text(path, json.dumps(state, indent=2))
-
-
-def load_builder(path: Path) -> BatchBuilder:
-    from jetlab.data.batches import RepresentationConfig
-
-    state = json.loads(path.read_text())
-    scaler = HLFScaler.from_dict(state["scaler"]) if state.get("scaler") else None
-    return BatchBuilder(RepresentationConfig(**state["config"]), scaler, tuple(state.get("features", ())),
-                        int(state.get("n_scalars", 0)))
 
 
 def _check_resume(cfg: RunConfig, out: Path) -> Path:
