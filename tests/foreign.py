@@ -96,12 +96,12 @@ def write_toptag(
     """Top Tagging ``train.h5``: pandas fixed-format frame in group ``table`` (axis0/1, block{b}_*)."""
     s = random_particles(n, m, seed)
     px, py, pz, e = _p4(s, 0.0)
-    labels = np.where(np.arange(n) % 2 == 0, 4, 1)  # t, q
+    labels = np.where(np.arange(n) % 2 == 0, 1, 0)  # top, qcd (scheme toptag)
     columns = [f"{c}_{i}" for i in range(m) for c in ("E", "PX", "PY", "PZ")]
     columns += ["truthE", "truthPX", "truthPY", "truthPZ", "ttv", "is_signal_new"]
     four = np.stack([e, px, py, pz], -1).reshape(n, 4 * m)
     truth = np.random.default_rng(seed + 1).normal(0, 100, (n, 4))
-    values = np.concatenate([four, truth, np.zeros((n, 1)), (labels == 4)[:, None]], 1)  # (N, 4M + 6)
+    values = np.concatenate([four, truth, np.zeros((n, 1)), (labels == 1)[:, None]], 1)  # (N, 4M + 6)
     cut = len(columns) - (2 if split_blocks else 0)
     blocks = [(columns[:cut], values[:, :cut].astype(np.float32))]
     if split_blocks:
@@ -134,7 +134,7 @@ def write_qg(path: Path, n: int = 10, m: int = 30, seed: int = 0) -> dict[str, n
     x = np.stack([s["pt"], s["eta"], phi, pid], -1).astype(np.float64)  # eta column used as rapidity
     y = (np.arange(n) % 2).astype(np.float64)
     np.savez_compressed(path, X=x, y=y)
-    return {"labels": y.astype(np.int64), "counts": s["counts"], "pt": s["pt"], "rapidity": s["eta"],
+    return {"labels": (1 - y).astype(np.int64), "counts": s["counts"], "pt": s["pt"], "rapidity": s["eta"],
             "pid": pid}  # fmt: skip
 
 

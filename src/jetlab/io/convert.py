@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jetlab.classes import JETLAB
 from jetlab.errors import FormatError, UsageError
 from jetlab.io.atomic import atomic_h5
 from jetlab.io.jets import Jets
@@ -60,6 +61,8 @@ def to_hls4ml(
             raise UsageError(f"{name} must be a positive integer, got {value!r}")
     if len(jets) == 0:
         raise UsageError("no jets to convert")
+    if not jets.scheme.same_classes(JETLAB):
+        raise UsageError(f"hls4ml files hold the classes g,q,w,z,t; these jets use the label scheme {jets.scheme}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a directory")
     jets.validate("jets to convert")

@@ -1,8 +1,9 @@
 """Opening any supported source as :class:`~jetlab.io.jets.Jets`, lazily for jetlab datasets.
 
 ``open(path)`` accepts a jetlab dataset directory (``manifest.json`` + shards), a single
-jetlab shard, or a file of a public dataset (hls4ml, Top Tagging, quark-gluon, JetNet;
-see :mod:`jetlab.io.readers`). ``open(path, lazy=True)`` on a jetlab directory gives a
+jetlab shard, a file of a public dataset (hls4ml, Top Tagging, quark-gluon, JetNet, JetClass, a
+columnar YAML mapping; see :mod:`jetlab.io.readers`), or a directory or glob pattern of such files.
+``open(path, lazy=True)`` on a jetlab directory gives a
 :class:`ShardedDataset` that reads only the shards a slice touches.
 """
 
@@ -10,15 +11,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from jetlab.classes import LabelScheme
 from jetlab.errors import FormatError, InputError, brief
-from jetlab.io.format import MANIFEST, is_jetlab_shard, read_manifest, read_rows, read_shard, sha256
+from jetlab.io.format import MANIFEST, manifest_scheme, read_manifest, read_rows, read_shard, sha256
 from jetlab.io.jets import Jets
+from jetlab.io.source import detect_format, is_pattern, open_source
 
 __all__ = ["open_jets", "ShardedDataset", "detect_format"]
 
@@ -40,6 +44,11 @@ class ShardedDataset:
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
+
+    @property
+    def scheme(self) -> LabelScheme:
+        """The label scheme of the manifest (datasets made before schemes existed: generated jets)."""
+        return manifest_scheme(self.manifest, self.directory / MANIFEST)
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -92,44 +101,16 @@ class ShardedDataset:
             lo, hi = int(local.min()), int(local.max()) + 1
             parts.append(read_shard(self.files[s], lo, hi)[local - lo])
         if not parts:
-            return Jets.empty()
+            return replace(Jets.empty(), scheme=self.scheme)
         jets = Jets.concatenate(parts)[np.argsort(order, kind="stable")]
         jets.meta = self.meta
         return jets
 
 
-def detect_format(path: str | os.PathLike[str]) -> str:
-    """``"jetlab"``, ``"jetlab-shard"`` or a foreign format name; :class:`InputError` otherwise."""
-    from jetlab.io.readers import explain_unknown, sniff
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or directory")
-    if path.is_dir():
-        if (path / MANIFEST).is_file():
-            return "jetlab"
-        if any(path.glob("*.h5")):
-            raise InputError(f"{path}: shards but no {MANIFEST} (unfinished generation? run 'jetlab merge {path}')")
-        raise InputError(f"{path}: directory holds no jetlab dataset")
-    if not path.is_file():
-        raise InputError(f"{path}: not a regular file")
-    if path.stat().st_size == 0:
-        raise FormatError(f"{path}: empty file")
-    if h5py.is_hdf5(path):
-        try:
-            with h5py.File(path, "r") as f:
-                if is_jetlab_shard(f):
-                    return "jetlab-shard"
-        except OSError as e:
-            raise InputError(f"{path}: unreadable HDF5 file ({brief(e, 120)})") from None
-    fmt = sniff(path)
-    if fmt is None:
-        explain_unknown(path)  # raises: truncated HDF5 or zip, or no known layout
-    return fmt
-
-
 def open_jets(path: str | os.PathLike[str], lazy: bool = False) -> Jets | ShardedDataset:
     """Open any supported dataset; see the module docstring."""
+    if is_pattern(path) or (Path(path).is_dir() and not (Path(path) / MANIFEST).is_file()):
+        return open_source(path).load()  # a directory or glob of foreign files
     fmt = detect_format(path)
     if fmt == "jetlab":
         ds = ShardedDataset(path)

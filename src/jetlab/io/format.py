@@ -7,7 +7,8 @@ A shard is one HDF5 file holding whole jets of one class::
     /jet          (N, 4)    float32   attrs: names = pt, eta, phi, mass
     /hlf          (N, H)    float32   attrs: names (JSON list)
     /labels       (N,)      int64
-    root attrs: format = "jetlab-shard", schema (int), shard (JSON: class, index, seed, settings)
+    root attrs: format = "jetlab-shard", schema (int), shard (JSON: class, index, seed, settings),
+                scheme (JSON: the label scheme's name, classes, descriptions; absent = generated g,q,w,z,t)
 
 Shards are built in memory, written to ``<name>.<pid>.tmp``, fsynced and renamed when whole, so a shard
 that exists is complete (see :mod:`jetlab.io.atomic`).
@@ -26,6 +27,7 @@ import h5py
 import numpy as np
 
 import jetlab.io.guarded as guarded
+from jetlab.classes import JETLAB, LabelScheme
 from jetlab.errors import FormatError, InputError, brief
 from jetlab.io.atomic import atomic_h5, atomic_write_text
 from jetlab.io.jets import Jets
@@ -42,6 +44,8 @@ __all__ = [
     "write_manifest",
     "read_manifest",
     "is_jetlab_shard",
+    "shard_scheme",
+    "manifest_scheme",
 ]
 
 SCHEMA_VERSION = 1
@@ -64,6 +68,7 @@ def write_shard(path: str | os.PathLike[str], jets: Jets, info: dict[str, Any]) 
         f.attrs["format"] = "jetlab-shard"
         f.attrs["schema"] = SCHEMA_VERSION
         f.attrs["shard"] = json.dumps(info, sort_keys=True)
+        f.attrs["scheme"] = json.dumps(jets.scheme.to_dict())
         chunk = (max(1, min(n, 256)),)
         packed = jets.constituents.size > 0  # an HLF-only dataset has P = 0 particle slots
         d = f.create_dataset("constituents", data=jets.constituents.astype(np.float32),
@@ -80,6 +85,23 @@ def write_shard(path: str | os.PathLike[str], jets: Jets, info: dict[str, Any]) 
 
 def is_jetlab_shard(f: h5py.File) -> bool:
     return f.attrs.get("format") == "jetlab-shard"
+
+
+def shard_scheme(f: h5py.File, path: Path) -> LabelScheme:
+    """The label scheme a shard declares (shards written before schemes existed: generated jets)."""
+    if "scheme" not in f.attrs:
+        return JETLAB
+    try:
+        raw = json.loads(f.attrs["scheme"])
+    except (ValueError, TypeError):
+        raise FormatError(f"{path}: attribute 'scheme' is not JSON") from None
+    return LabelScheme.from_dict(raw, str(path))
+
+
+def manifest_scheme(manifest: dict[str, Any], path: Path) -> LabelScheme:
+    """The label scheme a manifest declares (datasets made before schemes existed: generated jets)."""
+    raw = manifest.get("scheme")
+    return JETLAB if raw is None else LabelScheme.from_dict(raw, str(path))
 
 
 def _names(ds: h5py.Dataset, path: Path) -> list[str]:
@@ -124,6 +146,7 @@ def read_shard(path: str | os.PathLike[str], start: int = 0, stop: int | None = 
                 hlf_names=_names(f["hlf"], path),
                 labels=read_rows(f, "labels", path, sl, np.int64, "iu"),
                 meta={"format": "jetlab", "path": str(path), "shard": json.loads(f.attrs["shard"])},
+                scheme=shard_scheme(f, path),
             )
             jet_names = _names(f["jet"], path)
     except (OSError, KeyError, ValueError, TypeError) as e:

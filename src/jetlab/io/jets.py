@@ -7,8 +7,9 @@ Arrays (N jets, P particle slots, F particle features, H high-level features):
 - ``particle_names`` F names, a superset of :data:`jetlab.schema.KINEMATIC_FEATURES`;
 - ``jet`` (N, 4) float32: pt, eta, phi, mass;
 - ``hlf`` (N, H) float32 with ``hlf_names`` (hls4ml-style names, may be empty);
-- ``labels`` (N,) int64 in ``g, q, w, z, t`` order (see :mod:`jetlab.classes`);
-- ``meta`` dict: source format, path, generator settings.
+- ``labels`` (N,) int64 indexing the classes of ``scheme`` (-1: no class);
+- ``meta`` dict: source format, path, generator settings;
+- ``scheme`` the dataset's :class:`~jetlab.classes.LabelScheme` (generated jets: ``g, q, w, z, t``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from jetlab.classes import CLASSES
+from jetlab.classes import JETLAB, LabelScheme
 from jetlab.errors import FormatError
 from jetlab.schema import KINEMATIC_FEATURES
 
@@ -45,6 +46,7 @@ class Jets:
     hlf_names: list[str]
     labels: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    scheme: LabelScheme = JETLAB
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -71,6 +73,8 @@ class Jets:
         for p in parts[1:]:
             if p.particle_names != first.particle_names or p.hlf_names != first.hlf_names:
                 raise FormatError("cannot join datasets with different feature names")
+            if not p.scheme.same_classes(first.scheme):
+                raise FormatError(f"cannot join datasets with label schemes {first.scheme} and {p.scheme}")
         width = max(p.constituents.shape[1] for p in parts)
         cons = [np.pad(p.constituents, ((0, 0), (0, width - p.constituents.shape[1]), (0, 0))) for p in parts]
         return replace(
@@ -125,11 +129,11 @@ class Jets:
 
     def counts(self) -> dict[str, int]:
         """Jets per class name, in class order."""
-        n = np.bincount(self.labels[self.labels >= 0], minlength=len(CLASSES))
-        return {c: int(k) for c, k in zip(CLASSES, n) if k}
+        n = np.bincount(self.labels[self.labels >= 0], minlength=len(self.scheme.classes))
+        return {c: int(k) for c, k in zip(self.scheme.classes, n) if k}
 
     def select_classes(self, classes: Sequence[str]) -> Jets:
-        keep = np.isin(self.labels, [CLASSES.index(c) for c in classes])
+        keep = np.isin(self.labels, self.scheme.labels_of(classes))
         return self[keep]
 
     # ---------------------------------------------------------------- checks
@@ -153,8 +157,8 @@ class Jets:
             raise FormatError(f"{source}: particle counts outside [0, {c.shape[1]}]")
         if n and c.shape[1] > 0 and (self.n_particles == 0).any():  # P = 0: an HLF-only dataset
             raise FormatError(f"{source}: {int((self.n_particles == 0).sum())} jets have zero constituents")
-        if n and (self.labels.min() < -1 or self.labels.max() >= len(CLASSES)):
-            raise FormatError(f"{source}: labels outside the class list {','.join(CLASSES)}")
+        if n and (self.labels.min() < -1 or self.labels.max() >= len(self.scheme.classes)):
+            raise FormatError(f"{source}: labels outside the classes of scheme {self.scheme}")
         for name, arr in (("constituents", c), ("jet", self.jet), ("hlf", self.hlf)):
             if arr.size and not np.isfinite(arr).all():
                 bad = int((~np.isfinite(arr)).reshape(n, -1).any(axis=1).sum())
