@@ -1,0 +1,131 @@
+"""Vectorized GFlash shower simulation: energy spots -> cells of a geometry -> a public dataset layout.
+
+Per shower (all showers of a chunk at once, no loop over showers or spots):
+
+1. (T, α) from the correlated log-normal of :func:`~jetlab.generate.showers.gflash.longitudinal`;
+2. the shower starts at depth 0 (e±) or, for a photon, after an exponential depth of mean 9/7 X0_eff
+   (GFlash's ``GenerateExponential``);
+3. N_spot spots of E / N_spot each: depth t ~ Gamma(α, β = (α-1)/T) behind the start, radius
+   r = R_M,eff R sqrt(u/(1-u)) with R = R_C (probability p) or R_T at the spot's τ, azimuth uniform;
+4. spots are summed per cell, the deposited energy of each cell is smeared with the sampling
+   fluctuation Gamma(E/c², c²) (variance c² E, so σ/E = c/√E for the whole shower: Gamma variates of
+   one scale add up, so smearing a cell equals smearing its spots one by one as GFlash does), and
+   multiplied by the visible fraction ê · f_mip.
+
+GFlash distributes spots by their own profile (T_spot = T (0.813 + 0.0019 Z), α_spot = α (0.844 + 0.0026 Z))
+and weights them by the energy profile; here spots follow the energy profile and carry equal energy, so
+the energy of each shower is conserved spot by spot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from jetlab.generate.showers.geometry import Geometry, ShowerUsageError
+from jetlab.generate.showers.gflash import (
+    Sampling,
+    longitudinal,
+    min_energy,
+    radial_parameters,
+    sample_profiles,
+    spot_count,
+)
+
+__all__ = ["PARTICLES", "Spots", "start_depth", "sample_spots", "deposit", "smear", "simulate"]
+
+# mean depth of the first interaction, in X0_eff: e± shower at once, photons convert after 9/7 X0
+PARTICLES: dict[str, float] = {"e-": 0.0, "e+": 0.0, "gamma": 9.0 / 7.0}
+
+_SPOTS_PER_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Spots:
+    """Energy spots of a batch of showers, each (S,): ``shower`` index in the batch, ``depth_mm`` from the
+    front face, ``r_mm`` from the axis, ``phi`` ∈ [-π, π), ``energy`` in GeV."""
+
+    shower: np.ndarray
+    depth_mm: np.ndarray
+    r_mm: np.ndarray
+    phi: np.ndarray
+    energy: np.ndarray
+
+
+def start_depth(sampling: Sampling, particle: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Depth (mm) of the shower start for ``n`` particles: 0 for e±, exponential of mean 9/7 X0_eff for photons."""
+    if particle not in PARTICLES:
+        raise ShowerUsageError(f"unknown shower particle {particle!r} (known: {','.join(PARTICLES)})")
+    return rng.exponential(PARTICLES[particle] * sampling.x0_eff_mm, n) if PARTICLES[particle] else np.zeros(n)
+
+
+def sample_spots(sampling: Sampling, particle: str, energies: np.ndarray, rng: np.random.Generator) -> Spots:
+    """The energy spots of one shower per entry of ``energies`` (N,) GeV (module docstring, steps 1-3)."""
+    profile = longitudinal(sampling, energies)
+    t_max, alpha = sample_profiles(profile, rng)                       # (N,)
+    start = start_depth(sampling, particle, energies.size, rng)        # (N,)
+    counts = spot_count(sampling, energies)                            # (N,)
+    shower = np.repeat(np.arange(energies.size), counts)               # (S,)
+    mean_alpha = np.exp(profile.mean_ln_alpha)
+    # per-spot arithmetic in float32 (2-30x faster gamma variates and transcendentals)
+    per_spot = {name: v.astype(np.float32)[shower] for name, v in {
+        "alpha": alpha, "scale": t_max / (alpha - 1), "energy": energies,
+        # τ = t / <t>_i · ᾱ / (ᾱ - 1), <t>_i = T α / (α - 1): τ ≈ t / T (GFlash's ComputeTau)
+        "tau_per_t": (alpha - 1) / (t_max * alpha) * mean_alpha / (mean_alpha - 1)}.items()}
+    t = rng.standard_gamma(per_spot["alpha"], dtype=np.float32) * per_spot["scale"]   # (S,) X0 behind the start
+    r_core, r_tail, p = radial_parameters(sampling, per_spot["energy"], t * per_spot["tau_per_t"])
+    u = rng.random((3, shower.size), dtype=np.float32)                 # (3, S)
+    radius = np.where(u[0] < p, r_core, r_tail) * np.sqrt(u[1] / (1.0 - u[1]))
+    return Spots(shower=shower,
+                 depth_mm=start.astype(np.float32)[shower] + t * np.float32(sampling.x0_eff_mm),
+                 r_mm=radius * np.float32(sampling.moliere_eff_mm),
+                 phi=(2.0 * u[2] - 1.0) * np.float32(np.pi),
+                 energy=(energies / counts)[shower])
+
+
+def deposit(geometry: Geometry, spots: Spots, n: int) -> np.ndarray:
+    """Energy (GeV) that the spots of ``n`` showers deposit in each cell, (n, n_cells); escaping spots dropped."""
+    index = geometry.cell_index(spots.depth_mm, spots.r_mm, spots.phi)    # (S,)
+    keep = index >= 0
+    flat = spots.shower[keep] * geometry.n_cells + index[keep]
+    return np.bincount(flat, weights=spots.energy[keep], minlength=n * geometry.n_cells).reshape(n, -1)
+
+
+def smear(deposited: np.ndarray, stochastic: float, rng: np.random.Generator) -> np.ndarray:
+    """Each cell's energy E (GeV) replaced by a Gamma variate of mean E and variance ``stochastic``² E."""
+    out = np.zeros_like(deposited)
+    hit = deposited > 0
+    out[hit] = rng.standard_gamma((deposited[hit] / stochastic**2).astype(np.float32), dtype=np.float32) * stochastic**2
+    return out
+
+
+def _chunks(counts: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive shower ranges holding about ``_SPOTS_PER_CHUNK`` spots each (at least one shower)."""
+    chunk = (np.cumsum(counts) - 1) // _SPOTS_PER_CHUNK                 # (N,)
+    edges = [0, *(np.flatnonzero(np.diff(chunk)) + 1).tolist(), counts.size]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def simulate(geometry: Geometry, particle: str, energies: np.ndarray, rng: np.random.Generator,
+             *, fluctuate: bool = True) -> dict[str, np.ndarray]:
+    """Showers of ``particle`` ("e+", "e-", "gamma") of ``energies`` (N,) GeV in ``geometry``, in the layout of
+    its public dataset (float32; see the geometry's docstring for keys and units). The same ``rng`` state
+    and energies give the same showers. ``fluctuate=False`` drops the sampling fluctuation.
+
+    Example:
+        >>> from jetlab.generate.showers.geometry import get_geometry
+        >>> out = simulate(get_geometry("calogan"), "e+", np.array([10.0, 50.0]), np.random.default_rng(0))
+        >>> {k: v.shape for k, v in out.items()}
+        {'energy': (2, 1), 'layer_0': (2, 3, 96), 'layer_1': (2, 12, 12), 'layer_2': (2, 12, 6), 'overflow': (2, 3)}
+    """
+    energies = np.asarray(energies, dtype=float)
+    lowest = min_energy(geometry.sampling)
+    if energies.ndim != 1 or not np.all(np.isfinite(energies)) or np.any(energies < lowest):
+        raise ShowerUsageError(f"shower energies must be a 1-D array of finite values ≥ {lowest:.3g} GeV")
+    deposited = np.zeros((energies.size, geometry.n_cells))
+    for lo, hi in _chunks(spot_count(geometry.sampling, energies)):
+        deposited[lo:hi] = deposit(geometry, sample_spots(geometry.sampling, particle, energies[lo:hi], rng), hi - lo)
+    if fluctuate:
+        deposited = smear(deposited, geometry.sampling.stochastic_term, rng)
+    return geometry.layout(deposited * geometry.sampling.electron_fraction, energies)
