@@ -30,8 +30,11 @@ class ShowerUsageError(UsageError, ValueError):
 
 
 class Geometry(Protocol):
-    name: str
-    sampling: Sampling
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sampling(self) -> Sampling: ...
 
     @property
     def n_cells(self) -> int: ...
@@ -100,7 +103,8 @@ class GridGeometry:
     def layout(self, visible_gev: np.ndarray, energies_gev: np.ndarray) -> dict[str, np.ndarray]:
         cells = (visible_gev * self.visible_scale).astype(np.float32)               # (N, n_cells)
         edges = np.concatenate([[0], np.cumsum(self._sizes)])
-        out = {"energy": (np.asarray(energies_gev) * self.incident_scale).astype(np.float32).reshape(-1, 1)}
+        incident = (np.asarray(energies_gev) * self.incident_scale).astype(np.float32).reshape(-1, 1)   # (N, 1)
+        out: dict[str, np.ndarray] = {"energy": incident}
         for i, layer in enumerate(self.layers):
             out[layer.name] = cells[:, edges[i]:edges[i + 1]].reshape(-1, *layer.shape)
         out["overflow"] = cells[:, edges[-1]:]
