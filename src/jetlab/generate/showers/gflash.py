@@ -178,7 +178,8 @@ class Sampling:
 
 @dataclass(frozen=True)
 class Longitudinal:
-    """Means and widths of (ln T, ln α) per shower, each of shape (N,), and the GFlash clamps."""
+    """Means and widths of (ln T, ln α) and their correlation ρ per shower, each of shape (N,); as in GFlash,
+    means are at least 0.1 and widths at most 0.5."""
 
     mean_ln_t: np.ndarray
     sigma_ln_t: np.ndarray
