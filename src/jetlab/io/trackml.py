@@ -9,9 +9,10 @@ An event is four CSV files with a header line, named ``event`` + 9 digits + ``-<
   point and momentum of the particle at the hit; ``particle_id`` 0 is a noise hit);
 - ``event000000001-cells.csv`` (optional): ``hit_id, ch0, ch1, value`` (the cells of each hit).
 
-In memory an event is a dict of parts, each a dict of column name -> 1-D numpy array (integer columns as
-int64, the others float64), e.g. ``event["hits"]["x"]``. Columns are matched by name, in any order; columns
-beyond the required ones are kept as float64. No pandas.
+In memory an event is a dict of parts, each a dict of column name -> 1-D numpy array (the columns of
+:data:`INT_COLUMNS` as int64, the others float64), e.g. ``event["hits"]["x"]``. Columns are matched by
+name, in any order; columns beyond the required ones (e.g. ``particle_type``, the PDG id of the
+particles) are kept. No pandas.
 
 Hit weights (the ``weight`` column, :func:`hit_weights`) follow the challenge's definition:
 
@@ -58,7 +59,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "cells": ("hit_id", "ch0", "ch1", "value"),
 }
 PARTS = tuple(COLUMNS)
-INT_COLUMNS = frozenset({"hit_id", "particle_id", "volume_id", "layer_id", "module_id", "q", "nhits", "ch0", "ch1"})
+INT_COLUMNS = frozenset({"hit_id", "particle_id", "particle_type", "volume_id", "layer_id", "module_id", "q", "nhits",
+                         "ch0", "ch1"})
 _FLOAT_FORMAT = "%.10g"  # 1e-7 mm at 1 m, 1e-10 relative on weights
 _EVENT_RE = re.compile(r"^event(\d{9})-hits\.csv$")
 
