@@ -41,16 +41,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from jetlab.errors import FormatError, InputError
 from jetlab.io.atomic import atomic_write_text
 
 __all__ = ["COLUMNS", "INT_COLUMNS", "PARTS", "event_path", "list_events", "write_event", "read_event",
-           "read_part", "check_event", "hit_weights", "ORDER_PROFILE"]
+           "read_part", "check_event", "hit_weights", "assign_hits", "ORDER_PROFILE"]
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "hits": ("hit_id", "x", "y", "z", "volume_id", "layer_id", "module_id"),
@@ -124,6 +125,25 @@ def hit_weights(truth: Mapping[str, np.ndarray], particles: Mapping[str, np.ndar
     w = w_pt * w_order
     total = w.sum()
     return w / total if total > 0 else w
+
+
+# -- submissions -----------------------------------------------------------------------------------------
+
+
+def assign_hits(tracks: Sequence[ArrayLike]) -> tuple[np.ndarray, np.ndarray]:
+    """A TrackML submission (``hit_id``, ``track_id``: each hit on at most one track) from hit-id lists.
+
+    A hit on several tracks goes to the one with most hits (ties: the first track); ``track_id`` is the
+    index in ``tracks``. Hits on no track are left out.
+    """
+    if len(tracks) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lengths = np.array([len(t) for t in tracks], dtype=np.int64)
+    hid = np.concatenate([np.asarray(t, dtype=np.int64) for t in tracks])  # (K,)
+    tid = np.repeat(np.arange(len(tracks)), lengths)
+    best = np.lexsort((tid, -lengths[tid], hid))  # per hit: longest track first, then lowest index
+    first = best[np.r_[True, hid[best][1:] != hid[best][:-1]]] if len(best) else best
+    return hid[first], tid[first]
 
 
 # -- writing ---------------------------------------------------------------------------------------------

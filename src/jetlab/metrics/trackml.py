@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from jetlab.io.trackml import assign_hits
+
 __all__ = ["TrackMatch", "trackml_score", "assign_hits", "match_tracks", "tracking_rates", "select_particles",
            "binned_fraction", "efficiency_vs", "fake_rate_vs", "PT_EDGES", "ETA_EDGES"]
 
@@ -113,22 +115,6 @@ def trackml_score(truth: Mapping[str, np.ndarray], hit_id: ArrayLike, track_id: 
     major, n_major, n_track, w_major = _majority(track.ravel(), t_pid[row], t_w[row], len(tracks))
     good = (2 * n_major > n_track) & (2 * n_major > _particle_hits(t_pid, major))
     return float(w_major[good].sum() / total)
-
-
-def assign_hits(tracks: Sequence[ArrayLike]) -> tuple[np.ndarray, np.ndarray]:
-    """A TrackML submission (``hit_id``, ``track_id``) from tracks given as hit-id lists.
-
-    A hit on several tracks goes to the one with most hits (ties: the first track); ``track_id`` is the
-    index in ``tracks``. Hits on no track are left out.
-    """
-    if len(tracks) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    lengths = np.array([len(t) for t in tracks], dtype=np.int64)
-    hid = np.concatenate([np.asarray(t, dtype=np.int64) for t in tracks])  # (K,)
-    tid = np.repeat(np.arange(len(tracks)), lengths)
-    best = np.lexsort((tid, -lengths[tid], hid))  # per hit: longest track first, then lowest index
-    first = best[np.r_[True, hid[best][1:] != hid[best][:-1]]] if len(best) else best
-    return hid[first], tid[first]
 
 
 @dataclass

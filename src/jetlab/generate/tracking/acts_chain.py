@@ -51,8 +51,7 @@ import numpy as np
 import jetlab
 from jetlab.errors import FormatError, JetlabError, UsageError
 from jetlab.generate.tracking.events import EventConfig, GenParticles, generate_event
-from jetlab.io.trackml import hit_weights
-from jetlab.metrics.trackml import assign_hits
+from jetlab.io.trackml import assign_hits, hit_weights
 
 __all__ = ["RecoConfig", "Tracks", "simulate_events", "reconstruct_ckf", "generic_detector", "particle_id",
            "decode_particle_id", "DIGI_CONFIG", "SEEDING_LAYERS"]
