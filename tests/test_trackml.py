@@ -17,6 +17,7 @@ from jetlab.io.trackml import (
 from jetlab.metrics.trackml import (
     assign_hits,
     binned_fraction,
+    efficiency_vs,
     match_tracks,
     select_particles,
     tracking_rates,
@@ -154,7 +155,12 @@ def test_match_and_rates_hand_case() -> None:
     assert rates["efficiency"] == pytest.approx(2 / 3)
     assert rates["fake_rate"] == pytest.approx(2 / 5)
     assert rates["duplicate_rate"] == pytest.approx(1 / 3)
-    # single matching (purity only) keeps the same here; a 2-hit pure track of p1 matches only without double
+    particles = {"particle_id": np.array([1, 2, 3]), "px": np.array([0.7, 3.0, 3.0]), "py": np.zeros(3),
+                 "pz": np.zeros(3)}
+    frac, n = efficiency_vs(m, particles, np.ones(3, bool), "pt", [0.5, 1.0, 5.0])
+    np.testing.assert_allclose(frac, [1.0, 0.5])
+    assert n.tolist() == [1, 2]
+    # a 2-hit pure track of p1 holds 2/5 of its hits: matched by purity alone, not by the double criterion
     single = match_tracks(truth, [[1, 2]], double=False)
     assert single.matched.tolist() == [True] and not match_tracks(truth, [[1, 2]]).matched[0]
 

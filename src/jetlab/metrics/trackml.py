@@ -203,12 +203,15 @@ def binned_fraction(values: ArrayLike, passed: ArrayLike, edges: ArrayLike) -> t
 def efficiency_vs(match: TrackMatch, particles: Mapping[str, np.ndarray], selected: ArrayLike, var: str = "pt",
                   edges: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Efficiency of the ``selected`` particles per bin of their truth ``var`` ("pt" or "eta")."""
+    if var not in ("pt", "eta"):
+        raise ValueError(f"var must be 'pt' or 'eta', got {var!r}")
     pt, eta = _pt_eta(*(np.asarray(particles[k], dtype=np.float64) for k in ("px", "py", "pz")))
-    x = {"pt": pt, "eta": eta}[var]
+    x = pt if var == "pt" else eta
+    if edges is None:
+        edges = PT_EDGES if var == "pt" else ETA_EDGES
     sel = np.asarray(selected, bool)
     found = np.isin(np.asarray(particles["particle_id"], dtype=np.int64), match.matched_particles())
-    return binned_fraction(x[sel], found[sel], PT_EDGES if edges is None and var == "pt"
-                           else ETA_EDGES if edges is None else edges)
+    return binned_fraction(x[sel], found[sel], edges)
 
 
 def fake_rate_vs(match: TrackMatch, track_values: ArrayLike, edges: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
