@@ -60,8 +60,10 @@ def test_hits_on_the_generic_detector_with_truth(events: list[dict]) -> None:
     assert max(decode_particle_id(ev["particles"]["particle_id"])["vertexPrimary"].max() for ev in events) > 1
 
 
-def test_deterministic_per_seed_and_independent_of_the_shard(events: list[dict]) -> None:
+def test_deterministic_per_seed_and_independent_of_the_shard(events: list[dict], tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     again = simulate_events(n_events=1, pileup=2, hard="ttbar", pt_min=0.1, seed=11, first_event=1)
+    assert not list(tmp_path.iterdir())  # nothing written to the working directory
     assert again[0]["event_id"] == 1 and same_event(again[0], events[1])
     assert not same_event(events[0], events[1])
     assert not glob.glob(f"{tempfile.gettempdir()}/jetlab-acts-*")  # the Sequencer's directory is gone
