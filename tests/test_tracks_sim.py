@@ -102,3 +102,6 @@ def test_bad_arguments_and_hits() -> None:
             "volume_id": np.array([8]), "layer_id": np.array([3]), "module_id": np.array([1])}
     with pytest.raises(FormatError, match="does not have"):
         reconstruct_ckf({"hits": hits})
+    hits["layer_id"] = np.array([2])  # a real module, but the point (0, 0, 0) is not on it
+    with pytest.raises(FormatError, match="off the plane"):
+        reconstruct_ckf({"hits": hits})

@@ -60,6 +60,7 @@ CONFIG_DIR = Path(jetlab.__file__).parent / "configs" / "acts"
 DIGI_CONFIG = CONFIG_DIR / "generic-digi-smearing.json"
 SEEDING_LAYERS = CONFIG_DIR / "generic-seeding-layers.json"
 FIELD_T = 2.0
+_PLANE_TOLERANCE = 1e-3  # mm: a hit read back from a TrackML file sits on its module's plane
 u = acts.UnitConstants
 _BARCODE_BITS = (("vertexPrimary", 12), ("vertexSecondary", 12), ("particle", 20), ("generation", 7),
                  ("subParticle", 12))
@@ -436,13 +437,18 @@ def _measurements(det: _Detector, hits: dict[str, np.ndarray]) -> tuple[list[Any
     """Module ids (M,), local coordinates (M, 2) and variances (M, 2) of TrackML hits."""
     rows = det.rows(hits["volume_id"], hits["layer_id"], hits["module_id"], "hits")
     xyz = np.stack([hits["x"], hits["y"], hits["z"]], axis=1)  # (M, 3)
-    local = np.einsum("mji,mj->mi", det.rotation[rows], xyz - det.center[rows])[:, :2]  # R^T (x - c)
+    uvw = np.einsum("mji,mj->mi", det.rotation[rows], xyz - det.center[rows])  # (M, 3) R^T (x - c)
+    off = np.abs(uvw[:, 2]) > _PLANE_TOLERANCE
+    if off.any():
+        i = np.flatnonzero(off)[0]
+        raise FormatError(f"hits: hit_id {hits['hit_id'][i]} lies {uvw[i, 2]:.3g} mm off the plane of its module: "
+                          "not a hit of ACTS's Generic detector (e.g. the Kaggle TrackML detector differs)")
     volumes = np.asarray(hits["volume_id"], np.int64)
     missing = set(np.unique(volumes).tolist()) - set(det.sigma)
     if missing:
         raise FormatError(f"hits: volume(s) {sorted(missing)} have no resolution in {DIGI_CONFIG.name}")
     sigma = np.array([det.sigma[v] for v in volumes.tolist()]).reshape(len(volumes), 2)
-    return [det.ids[r] for r in rows.tolist()], local, sigma**2
+    return [det.ids[r] for r in rows.tolist()], uvw[:, :2], sigma**2
 
 
 def _reco_algorithms(det: _Detector, cfg: RecoConfig, level: Any) -> list[Any]:
