@@ -138,7 +138,7 @@ def assign_hits(tracks: Sequence[ArrayLike]) -> tuple[np.ndarray, np.ndarray]:
     """
     if len(tracks) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    lengths = np.array([len(t) for t in tracks], dtype=np.int64)
+    lengths = np.array([np.size(t) for t in tracks], dtype=np.int64)
     hid = np.concatenate([np.asarray(t, dtype=np.int64) for t in tracks])  # (K,)
     tid = np.repeat(np.arange(len(tracks)), lengths)
     best = np.lexsort((tid, -lengths[tid], hid))  # per hit: longest track first, then lowest index

@@ -136,7 +136,7 @@ def match_tracks(truth: Mapping[str, np.ndarray], tracks: Sequence[ArrayLike], d
     t_hid = np.asarray(truth["hit_id"], dtype=np.int64)
     t_pid = np.asarray(truth["particle_id"], dtype=np.int64)
     n = len(tracks)
-    lengths = np.array([len(t) for t in tracks], dtype=np.int64)
+    lengths = np.array([np.size(t) for t in tracks], dtype=np.int64)
     hid = np.concatenate([np.asarray(t, dtype=np.int64) for t in tracks]) if n else np.zeros(0, np.int64)
     order = np.argsort(t_hid, kind="stable")
     pid = t_pid[_rows(t_hid[order], order, hid, "tracks")]

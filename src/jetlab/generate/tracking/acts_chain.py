@@ -236,7 +236,8 @@ class _SimulationSink(ae.IAlgorithm):
                 simhit_of[m] = h
         params = (measurements[i].fullParameters for i in range(n))
         local = np.array([(v[0], v[1]) for v in params], dtype=np.float64).reshape(n, 2)  # (M, 2)
-        rows, pid, known = [], np.zeros(n, dtype=np.int64), {}
+        rows, pid = [], np.zeros(n, dtype=np.int64)
+        known: dict[str, int] = {}  # barcode -> particle_id
         for m, h in enumerate(simhits[i] for i in simhit_of.tolist()):  # vectors indexed, not iterated: faster
             g, x, p = h.geometryId, h.fourPosition, h.momentum4Before
             rows.append((g.volume, g.layer, g.sensitive, x[0], x[1], x[2], p[0], p[1], p[2]))
