@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from jetlab.data.batches import BatchBuilder, RepresentationConfig
-from jetlab.export import Exportable, export_model, feeds, onnx_session
+from jetlab.deploy.graph import Exportable, export_model, feeds, onnx_session
 from jetlab.io.jets import Jets
 from jetlab.models import create, get_spec
 from jetlab.physics.kinematics import p4_from_pt_eta_phi_m

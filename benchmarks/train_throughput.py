@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from jetlab.models import InputDims, count_parameters, create
-from jetlab.models.part import WEAVER_EXTRAS
+from jetlab.models.classify.part import WEAVER_EXTRAS
 
 from _record import recorded
 

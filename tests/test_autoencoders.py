@@ -12,7 +12,7 @@ from jetlab.data.batches import BatchBuilder, RepresentationConfig
 from jetlab.errors import UsageError
 from jetlab.io.jets import Jets
 from jetlab.models import InputDims, count_parameters, create, get_spec, list_models
-from jetlab.models.set_autoencoder import chamfer_distance, sinkhorn_distance
+from jetlab.models.anomaly.set_autoencoder import chamfer_distance, sinkhorn_distance
 from tests.conftest import make_jets, permute_particles
 
 ANOMALY = [s.name for s in list_models(task="anomaly")]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jetlab.errors import UsageError
-from jetlab.io.convert import hls4ml_constituents, principal_rotation, to_hls4ml
+from jetlab.export.hls4ml import hls4ml_constituents, principal_rotation, to_hls4ml
 from jetlab.io.jets import Jets
 from jetlab.io.readers import read_foreign, sniff
 from jetlab.schema import HLS4ML_JET_FEATURES, HLS4ML_PARTICLE_FEATURES, KINEMATIC_FEATURES

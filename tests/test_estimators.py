@@ -13,7 +13,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from jetlab.cli import main
 from jetlab.io import open_jets
 from jetlab.models import count_parameters, create, get_spec, list_models
-from jetlab.models.estimators import LinearDiscriminant, OneCut
+from jetlab.models.classify.estimators import LinearDiscriminant, OneCut
 from tests.conftest import make_separable_jets, write_dataset
 from tests.reference_metrics import mann_whitney_auc
 
@@ -144,8 +144,8 @@ def test_every_fitted_model_exports_to_onnx(name: str, runs: dict[str, Path], tm
                                                        ("efp_linear", 3, np.float64), ("efp_linear", 2, np.float32)])
 def test_onnx_form_equals_predict_proba(name: str, n_classes: int, dtype: type) -> None:
     """The graphs on their own: float64 inputs (EFPs; cast for the trees), multiclass softmax, logistic."""
+    from jetlab.deploy.estimators import estimator_to_onnx
     from jetlab.export import onnx_session
-    from jetlab.models.estimator_onnx import estimator_to_onnx
     from jetlab.models.registry import InputDims
 
     r = np.random.default_rng(0)

@@ -73,7 +73,7 @@ def test_every_classifier_exports(name: str, tmp_path: Path) -> None:
         return
     res = export_model(model, batch, tmp_path / "m.onnx", name=name, graph_k=K)
     assert res["max_abs_diff"] < 1e-4 and res["n_checked"] == 10
-    other = dataclasses.replace(builder, config=dataclasses.replace(builder.config, max_particles=23))
+    other = dataclasses.replace(builder, config=builder.config.replace(max_particles=23))
     assert ort_vs_torch(tmp_path / "m.onnx", res["inputs"], model, other(make_jets(5, max_particles=20, seed=2))) < 1e-4
     assert not list(tmp_path.glob("*.tmp")), "temporary files left behind"
 

@@ -8,7 +8,7 @@ import torch
 
 from jetlab.data.batches import BatchBuilder, RepresentationConfig
 from jetlab.models import create
-from jetlab.models.particlenet import EdgeConvBlock, feature_knn, neighbour_mask
+from jetlab.models.classify.particlenet import EdgeConvBlock, feature_knn, neighbour_mask
 from tests.conftest import make_jets
 
 DENSE = ["set_transformer", "part", "part_lite", "particlenet", "particlenet_lite", "interaction_net"]
@@ -116,7 +116,7 @@ def test_padding_length_and_position_do_not_matter(name: str) -> None:
 def test_part_weaver_extras_add_the_documented_parameters() -> None:
     """Each weaver-core option adds exactly its documented parameters, in every particle and class block."""
     from jetlab.models import count_parameters
-    from jetlab.models.part import WEAVER_EXTRAS
+    from jetlab.models.classify.part import WEAVER_EXTRAS
 
     d, h, ffn, blocks, pair = 64, 4, 4, 4 + 1, (32, 32)  # registry defaults of "part"
     added = {"scale_attn": blocks * 2 * d, "scale_fc": blocks * 2 * ffn * d, "scale_heads": blocks * h,
@@ -158,7 +158,7 @@ def test_part_weaver_scalings_start_as_identity_and_then_act() -> None:
 
 def test_part_with_weaver_extras_still_ignores_padding() -> None:
     """All weaver-core options on: padding length and position still do not change the logits."""
-    from jetlab.models.part import WEAVER_EXTRAS
+    from jetlab.models.classify.part import WEAVER_EXTRAS
 
     torch.manual_seed(0)
     m = create("part", n_classes=5, **dict.fromkeys(WEAVER_EXTRAS, True))

@@ -85,7 +85,7 @@ def test_third_party_filters_are_narrow() -> None:
     leaf = "`isinstance(treespec, LeafSpec)` is deprecated, use `isinstance(treespec, TreeSpec)` instead."
     assert not _shown(jit, FutureWarning, "torch.jit._script")
     assert not _shown(leaf, FutureWarning, "lightning.pytorch.utilities._pytree")
-    assert _shown(jit, FutureWarning, "jetlab.models.gnn")                 # the same text from elsewhere
+    assert _shown(jit, FutureWarning, "jetlab.models.classify.gnn")                 # the same text from elsewhere
     assert _shown(leaf, FutureWarning, "my_analysis")
     assert _shown(jit, UserWarning, "torch.jit._script")                   # another category
     assert _shown("something else is deprecated", FutureWarning, "torch.jit._script")

@@ -13,9 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jetlab.errors import FormatError, InputError, JetlabError, UsageError
-from jetlab.io.readers import FORMATS, read_foreign, sniff
+from jetlab.io.readers import formats, read_foreign, sniff
 from jetlab.schema import HLS4ML_JET_FEATURES, KINEMATIC_FEATURES
 from tests.foreign import WRITERS, write_hls4ml, write_jetnet, write_qg, write_toptag
+from tests.foreign_root import ROOT_WRITERS
+
+FORMATS = tuple(WRITERS)  # the HDF5 / npz layouts; ROOT and columnar files: test_jetclass.py, test_columnar.py
+
+
+def test_every_registered_reader_has_a_test_file_writer() -> None:
+    assert set(formats()) == set(WRITERS) | set(ROOT_WRITERS)
 
 
 @pytest.fixture(params=FORMATS)
@@ -133,7 +140,8 @@ def test_qg_four_vector_of_a_soft_pion(tmp_path: Path) -> None:
     assert jets.particle("charge")[0, :2].tolist() == [0.0, -1.0] and jets.labels.tolist() == [0]  # q of (q, g)
 
 
-@pytest.mark.parametrize(("name", "label"), [("g.hdf5", 0), ("q150.hdf5", 1), ("z.hdf5", 4), ("jets.hdf5", -1)])  # g,q,t,w,z
+# scheme jetnet: g, q, t, w, z
+@pytest.mark.parametrize(("name", "label"), [("g.hdf5", 0), ("q150.hdf5", 1), ("z.hdf5", 4), ("jets.hdf5", -1)])
 def test_jetnet_class_from_file_name(tmp_path: Path, name: str, label: int) -> None:
     write_jetnet(tmp_path / name)
     jets = read_foreign(tmp_path / name)

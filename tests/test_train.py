@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from jetlab.data.splits import split_indices, targets_for
 from jetlab.errors import InputError, UsageError
@@ -115,8 +116,20 @@ def test_config_errors(data: Path, tmp_path: Path, kwargs: dict, match: str | No
 def test_class_missing_from_dataset(tmp_path: Path) -> None:
     jets = make_separable_jets(100)
     path = write_dataset(tmp_path / "gq", jets.select_classes(["g", "q"]))
-    with pytest.raises(UsageError, match="no jets of class w"):
-        train(resolve_config("mlp", str(path), overrides=FAST), tmp_path / "run")
+    with pytest.raises(UsageError, match="no jets of class w .*holds: g,q"):
+        train(resolve_config("mlp", str(path), overrides={**FAST, "data": {"classes": "g,q,w"}}), tmp_path / "run")
+    with pytest.raises(UsageError, match="unknown class 'top' .*g, q, w, z, t"):
+        resolve_config("mlp", str(path), overrides={**FAST, "data": {"classes": "top"}})
+
+
+def test_no_classes_means_those_the_dataset_holds(tmp_path: Path) -> None:
+    jets = make_separable_jets(100)
+    path = write_dataset(tmp_path / "gq", jets.select_classes(["q", "t"]))
+    summary = train(resolve_config("mlp", str(path), overrides=FAST), tmp_path / "run")
+    assert summary["classes"] == ["q", "t"] and summary["scheme"] == "jetlab"
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["data"]["classes"] == "q,t" and saved["data"]["stream"] == "memory"
+    assert saved["scheme"]["classes"] == ["g", "q", "w", "z", "t"]
 
 
 def test_malicious_checkpoint_is_refused(mlp_run: Path, tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def convert(path: PathLike, out: PathLike, to: str = "hls4ml", n_particles: int 
 
     if to != "hls4ml":
         raise UsageError(f"--to: unknown target {to!r} (known: hls4ml)")
-    from jetlab.io.convert import to_hls4ml
+    from jetlab.export.hls4ml import to_hls4ml
 
     return to_hls4ml(open(path), Path(out), n_particles=n_particles)
 

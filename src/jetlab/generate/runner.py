@@ -19,6 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from jetlab.classes import JETLAB
 from jetlab.errors import InputError, JetlabError, UsageError
 from jetlab.generate.config import GenerateConfig, ShardTask, plan_shards
 from jetlab.generate.shards import make_shard, shard_meta
@@ -155,6 +156,7 @@ def build_manifest(out: str | os.PathLike[str], cfg: GenerateConfig, plan: Seque
         "format": "jetlab",
         "schema": SCHEMA_VERSION,
         "classes": list(cfg.classes),
+        "scheme": JETLAB.to_dict(),
         "jets_per_class": cfg.jets_per_class,
         "settings": cfg.physics(),
         "versions": _versions(),

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import numpy as np
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_h5", "temporary_name", "remove_stale"]
+__all__ = ["atomic_write", "atomic_write_text", "atomic_savez", "atomic_h5", "temporary_name", "remove_stale"]
 
 
 def temporary_name(path: str | os.PathLike[str]) -> Path:
@@ -53,6 +54,13 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write(path, text.encode("utf-8"))
+
+
+def atomic_savez(path: str | os.PathLike[str], **arrays: Any) -> Path:
+    """``numpy.savez_compressed`` of ``arrays`` to ``path``, whole or not at all."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return atomic_write(path, buf.getvalue())
 
 
 @contextmanager

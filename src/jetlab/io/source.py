@@ -136,7 +136,7 @@ def open_source(path: str | os.PathLike[str]) -> Source:
         if any(f.suffix == ".h5" and _is_shard(f) for f in files):
             raise InputError(f"{p}: shards but no {MANIFEST} (unfinished generation? run 'jetlab merge {p}')")
         if not files:
-            raise InputError(f"{p}: directory holds no dataset")
+            raise InputError(f"{p}: directory holds no jetlab dataset and no data files")
         return _foreign_files(text, files)
     fmt = detect_format(p)
     if fmt == SHARD:

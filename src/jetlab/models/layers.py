@@ -127,7 +127,7 @@ def exporting() -> bool:
 
     Trimming padding (a Python int from the data) cannot be traced; the dense paths compute every slot and
     zero the padded ones. Packing with ``nonzero`` exports (a data-dependent size, ONNX ``NonZero``) where its
-    gain pays, as in ParticleNet's edge convolution (:meth:`jetlab.models.particlenet.EdgeConvBlock._packed`).
+    gain pays, as in ParticleNet's edge convolution (:meth:`jetlab.models.classify.particlenet.EdgeConvBlock._packed`).
     """
     return torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export()
 

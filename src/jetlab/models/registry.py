@@ -17,29 +17,22 @@ under the model's ``aliases``, never as a second model.
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
+import pkgutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from jetlab.errors import UsageError
+from jetlab.represent.dims import InputDims
 
 __all__ = ["InputDims", "ModelSpec", "register_model", "register_alias", "create", "get_spec", "list_models",
            "count_parameters"]
-
-
-@dataclass(frozen=True)
-class InputDims:
-    """Input sizes a model is built for (taken from the data; these defaults serve `jetlab models`)."""
-
-    hlf: int = 16
-    particle_features: int = 13
-    image_bins: int = 40
-    max_particles: int = 64
-    scalars: int = 6  # Lorentz-invariant per-particle scalars (charge, particle-ID one-hot)
 
 
 @dataclass(frozen=True)
@@ -57,6 +50,8 @@ class ModelSpec:
     #                            library takes seconds to import (PyG), so `jetlab models` need not import it;
     #                            tests/test_quiet.py checks it against a build
     aliases: tuple[str, ...] = ()  # deprecated old names that still resolve to this model
+    recipe: dict[str, Any] = field(default_factory=dict)  # the rest of a good default run: representation
+    #                                                        options, optim, trainer (config sections)
 
     @property
     def summary(self) -> str:
@@ -74,14 +69,18 @@ Builder = Callable[..., nn.Module]
 
 def register_model(name: str, *, family: str, representation: str, symmetric: bool = False, paper: str = "",
                    task: str = "classify", engine: str = "torch", params: int | None = None,
-                   **defaults: Any) -> Callable[[Builder], Builder]:
-    """Register ``builder(n_classes, dims, **hparams) -> nn.Module`` (or an Estimator, ``engine="fit"``)."""
+                   recipe: dict[str, Any] | None = None, **defaults: Any) -> Callable[[Builder], Builder]:
+    """Register ``builder(n_classes, dims, **hparams) -> nn.Module`` (or an Estimator, ``engine="fit"``).
+
+    ``defaults`` are the hyper-parameters (the one place they are set); ``recipe`` the config sections of a
+    good default run (``{"representation": {...}, "optim": {...}, "trainer": {...}}``).
+    """
 
     def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
         _REGISTRY[name] = ModelSpec(name, family, representation, builder, dict(defaults), symmetric, paper, task,
-                                    engine, params=params)
+                                    engine, params=params, recipe=dict(recipe or {}))
         return builder
 
     return wrap
@@ -107,8 +106,21 @@ def _resolve(name: str) -> str:
     return new
 
 
+TASK_PACKAGES = ("classify", "anomaly", "generate")  # models/<task>/: one module per family, discovered
+_loaded = False
+
+
 def _load_all() -> None:
-    from jetlab.models import _catalog  # noqa: F401 - imports every model family module
+    """Import every module of the task packages under ``jetlab/models`` once (each registers its models)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    root = Path(__file__).parent
+    for package in TASK_PACKAGES:
+        for info in sorted(pkgutil.iter_modules([str(root / package)]), key=lambda m: m.name):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"jetlab.models.{package}.{info.name}")
 
 
 def get_spec(name: str) -> ModelSpec:

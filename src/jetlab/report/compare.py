@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from jetlab.classes import CLASSES
+from jetlab.io.atomic import atomic_write_text
 from jetlab.report.bias import BIAS_ORDER
 from jetlab.report.roc import Curve, plot_roc_overlay
 
@@ -103,8 +104,8 @@ def landscape(runs: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike[str]
         written["roc_overlay"] = plot_roc_overlay(curves, out / "roc_overlay.png", title=title, dashed=cuts)
         png = written["roc_overlay"].read_bytes()
     biases = bias_section(ordered)
-    written["markdown"] = _write_text(out / "landscape.md", render_markdown(table, biases))
-    written["html"] = _write_text(out / "landscape.html", render_html(table, png, biases))
+    written["markdown"] = atomic_write_text(out / "landscape.md", render_markdown(table, biases))
+    written["html"] = atomic_write_text(out / "landscape.html", render_html(table, png, biases))
     return {k: written[k] for k in ("markdown", "html", "roc_overlay") if k in written}
 
 
@@ -312,15 +313,3 @@ def render_html(table: Table, roc_png: bytes | None, biases: Sequence[tuple[str,
         f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>', *body, "</tbody></table></div>",
         "<h2>ROC curves</h2>", figure, bias, "<h2>Definitions</h2>", f"<dl>{terms}</dl>", "</body>", "</html>", "",
     ])  # fmt: skip
-
-
-def _write_text(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) atomically: a temporary name, then a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path

@@ -36,7 +36,7 @@ from jetlab.io.jets import Jets
 from jetlab.metrics.generative import jet_mass_from_relative
 from jetlab.metrics.jetnet import jetnet_efps
 from jetlab.report.plots import shared_bins
-from jetlab.report.style import CLASS_COLORS, CLASS_SYMBOLS, new_figure, save, style_context
+from jetlab.report.style import class_color, class_symbol, new_figure, save, style_context
 from jetlab.represent import relative_clouds as clouds
 
 __all__ = ["plot_real_vs_generated", "EFP_PANELS", "ratio_with_errors"]
@@ -160,11 +160,11 @@ def _check(name: str, jets: Jets) -> None:
 def _color(jets: Jets) -> str:
     """Colour of the generated sample: its class colour for a single class, else a fixed one."""
     present = list(jets.counts())
-    return CLASS_COLORS[present[0]] if len(present) == 1 else _MIXED_COLOR
+    return class_color(present[0]) if len(present) == 1 else _MIXED_COLOR
 
 
 def _title(real: Jets, fake: Jets) -> str:
-    what = ", ".join(CLASS_SYMBOLS[c] for c in real.counts()) or "unlabelled"
+    what = ", ".join(class_symbol(c) for c in real.counts()) or "unlabelled"
     return f"{len(real):,} real vs {len(fake):,} generated jets ({what})"
 
 

@@ -35,6 +35,7 @@ from jetlab.classes import CLASSES
 from jetlab.io.jets import Jets
 from jetlab.report.style import (
     CLASS_COLORS,
+    class_color,
     class_label,
     feature_label,
     new_figure,
@@ -84,8 +85,9 @@ def plot_dataset(
     idx = _subsample(np.asarray(jets.labels), max_per_class, seed)
     sub = jets[idx]
     labels = np.asarray(sub.labels)
-    present = [c for k, c in enumerate(CLASSES) if np.any(labels == k)]
-    by_class = {c: labels == CLASSES.index(c) for c in present}
+    classes = jets.scheme.classes if hasattr(jets, "scheme") else CLASSES
+    by_class = {c: labels == k for k, c in enumerate(classes) if np.any(labels == k)}
+    present = list(by_class)
     title = _dataset_title(jets)
     written: list[Path] = []
     if not present:
@@ -133,7 +135,7 @@ def _subsample(labels: np.ndarray, max_per_class: int, seed: int) -> np.ndarray:
     """Sorted indices of at most ``max_per_class`` random jets of each labelled class."""
     rng = np.random.default_rng(seed)
     keep = []
-    for k in range(len(CLASSES)):
+    for k in np.unique(labels[labels >= 0]):
         where = np.flatnonzero(labels == k)
         if where.size > max_per_class:
             where = rng.choice(where, size=max_per_class, replace=False)
@@ -158,7 +160,7 @@ def _step_hists(ax: Axes, values: np.ndarray, by_class: dict[str, np.ndarray], e
         v = v[np.isfinite(v)]
         counts, _ = np.histogram(v, edges)
         dens = counts / (max(v.size, 1) * widths)
-        ax.stairs(dens, edges, color=CLASS_COLORS[c], label=class_label(c))
+        ax.stairs(dens, edges, color=class_color(c, list(by_class).index(c)), label=class_label(c))
         top = max(top, float(dens.max(initial=0.0)))
         low = min(low, float(dens[dens > 0].min(initial=np.inf)))
     ax.set_xlim(edges[0], edges[-1])

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ import mplhep
 from matplotlib.figure import Figure
 
 from jetlab.classes import CLASSES
+from jetlab.io.atomic import atomic_write
 
 __all__ = [
     "CLASS_COLORS",
@@ -36,6 +38,8 @@ __all__ = [
     "DPI",
     "class_label",
     "feature_label",
+    "class_color",
+    "class_symbol",
     "style_rc",
     "use_style",
     "style_context",
@@ -63,6 +67,19 @@ assert tuple(CLASS_COLORS) == CLASSES == tuple(CLASS_LABELS) == tuple(CLASS_SYMB
 # Sizes in the CMS style that scale with the panel size (fonts, ticks, line widths).
 _SCALED = ("font.size", "axes.linewidth", "xtick.major.size", "xtick.minor.size", "ytick.major.size",
            "ytick.minor.size", "xtick.major.pad", "ytick.major.pad")  # fmt: skip
+
+
+_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+            "#999999", "#882255")  # Okabe-Ito, then two more for ten-class schemes (JetClass)
+
+
+def class_color(name: str, index: int = 0) -> str:
+    """Colour of class ``name``: the fixed one of the generated-jet classes, else the ``index``-th of a palette."""
+    return CLASS_COLORS.get(name, _PALETTE[index % len(_PALETTE)])
+
+
+def class_symbol(name: str) -> str:
+    return CLASS_SYMBOLS.get(name, name)
 
 
 def class_label(name: str) -> str:
@@ -145,14 +162,10 @@ def save(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    buf = io.BytesIO()
     try:
-        with open(tmp, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        fig.savefig(buf, format="png", dpi=dpi)
+        atomic_write(path, buf.getvalue())
     finally:
         _close(fig)
     return path

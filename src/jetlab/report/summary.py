@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from jetlab.classes import CLASS_TITLES, CLASSES
+from jetlab.classes import JETLAB
 from jetlab.io.jets import Jets
 from jetlab.schema import HLF16
 
@@ -46,10 +46,12 @@ def summarize(jets: Jets) -> dict[str, Any]:
     labels = np.asarray(jets.labels)
     n_particles = np.asarray(jets.n_particles, dtype=np.float64)
     four = np.asarray(jets.jet, dtype=np.float64)
-    per_class = {c: m for k, c in enumerate(CLASSES) if (m := labels == k).any()}
+    scheme = jets.scheme
+    per_class = {c: m for k, c in enumerate(scheme.classes) if (m := labels == k).any()}
     meta = {str(k): _jsonable(v) for k, v in jets.meta.items() if k not in ("format", "path")}
     return {
         "format": str(jets.meta.get("format", "unknown")),
+        "scheme": scheme.to_dict(),
         "path": None if jets.meta.get("path") is None else str(jets.meta["path"]),
         "n_jets": int(labels.shape[0]),
         "jets_per_class": {c: int(m.sum()) for c, m in per_class.items()},
@@ -76,15 +78,20 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         + _names(summary["particle_features"], "feature"),
         f"hlf        {_names(summary['hlf_features'], 'feature', summary['n_hlf16'])}",
         "",
-        f"{'class':<6}{'':<13}{'jets':>10}{'fraction':>10}{'<n_particles>':>15}",
     ]
+    scheme = summary.get("scheme") or JETLAB.to_dict()
+    titles = dict(zip(scheme["classes"], scheme["descriptions"]))
+    name_w = max([5, *(len(c) + 1 for c in counts)])
+    title_w = max([1, *(len(titles.get(c, "")) + 2 for c in counts)])
+    lines.insert(-1, f"classes    scheme {scheme['name']!r}: {', '.join(scheme['classes'])}")
+    lines.append(f"{'class':<{name_w}}{'':<{title_w}}{'jets':>10}{'fraction':>10}{'<n_particles>':>15}")
     means: Mapping[str, float] = summary["n_particles_mean"]
     for c, k in counts.items():
         frac = 100.0 * k / n if n else 0.0
-        title = CLASS_TITLES.get(c, "")
-        lines.append(f"{c:<6}{title:<13}{k:>10,}{frac:>9.1f}%{means.get(c, float('nan')):>15.1f}")
+        lines.append(f"{c:<{name_w}}{titles.get(c, ''):<{title_w}}{k:>10,}{frac:>9.1f}%"
+                     f"{means.get(c, float('nan')):>15.1f}")
     total = sum(counts.values())
-    lines.append(f"{'total':<19}{total:>10,}{(100.0 * total / n if n else 0.0):>9.1f}%")
+    lines.append(f"{'total':<{name_w + title_w}}{total:>10,}{(100.0 * total / n if n else 0.0):>9.1f}%")
     lines += ["", f"{'jet':<12}{'min':>10}{'median':>10}{'max':>10}"]
     for name, _, unit in _RANGES:
         st = summary["jet"].get(name)

@@ -8,14 +8,19 @@ exactly 0 in ``points``, ``x`` and :func:`four_momenta`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import torch
+from torch import Tensor
 
+from jetlab.errors import UsageError
 from jetlab.io.jets import Jets
-from jetlab.represent.sequence import ParticleView, as_view, stack_features
+from jetlab.represent.registry import Representation, RepresentationConfig, register_representation
+from jetlab.represent.sequence import ParticleView, as_view, default_features, stack_features
 
-__all__ = ["point_cloud", "relative_clouds", "four_momenta", "lorentz_scalars"]
+__all__ = ["point_cloud", "relative_clouds", "four_momenta", "lorentz_scalars", "Particles"]
 
 
 def point_cloud(
@@ -89,3 +94,42 @@ def lorentz_scalars(jets: Jets | ParticleView, max_particles: int | None = None)
     out = np.stack([charge, *onehot], axis=-1).astype(np.float32)
     out[~view.mask] = 0.0
     return out
+
+
+class Particles(Representation):
+    """``particles``: ``x`` (B, P, F) particle features, ``mask`` (B, P), ``points`` (B, P, 2) (Δη, Δφ),
+    ``p4`` (B, P, 4) (E, px, py, pz), ``z`` (B, P) pT fraction, ``scalars`` (B, P, S) Lorentz scalars.
+
+    Fitted: the particle features (the config's, else the dataset's default) and the number of scalars.
+    """
+
+    name = "particles"
+    options: Mapping[str, Any] = {"features": None, "max_particles": 64}
+    particles = True
+    onnx_inputs = ("x", "mask", "points", "p4", "z", "scalars")
+
+    def check(self, config: RepresentationConfig) -> None:
+        if config.max_particles < 1:
+            raise UsageError(f"representation: max_particles >= 1 required, got {config.max_particles}")
+
+    def fit(self, config: RepresentationConfig, data: Jets) -> dict[str, Any]:
+        features = tuple(config.features) if config.features else default_features(data.particle_names)
+        return {"features": features, "n_scalars": int(lorentz_scalars(data[:0]).shape[-1])}
+
+    def columns(self, config: RepresentationConfig, state: Mapping[str, Any], data: Jets) -> dict[str, Tensor]:
+        view = ParticleView(data, config.max_particles)  # shared: each column is read once per batch
+        features = state.get("features") or None
+        points, x, mask = point_cloud(view, features=features)  # (B, P, 2), (B, P, F), (B, P)
+        p4 = four_momenta(view)  # (B, P, 4) E, px, py, pz
+        pt = np.hypot(p4[..., 1], p4[..., 2])
+        z = pt / np.maximum(pt.sum(axis=1, keepdims=True), 1e-12)  # (B, P)
+        return {"x": torch.from_numpy(x), "mask": torch.from_numpy(mask), "points": torch.from_numpy(points),
+                "p4": torch.from_numpy(p4), "z": torch.from_numpy(z.astype(np.float32)),
+                "scalars": torch.from_numpy(lorentz_scalars(view))}
+
+    def dims(self, config: RepresentationConfig, state: Mapping[str, Any]) -> dict[str, Any]:
+        return {"particle_features": len(state.get("features") or ()) or 13, "max_particles": config.max_particles,
+                "scalars": int(state.get("n_scalars", 0))}
+
+
+register_representation(Particles())

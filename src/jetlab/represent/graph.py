@@ -14,20 +14,22 @@ the centre i, so a message-passing layer aggregates over the k neighbours of eac
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from jetlab.errors import UsageError
 from jetlab.io.jets import Jets
-from jetlab.represent.cloud import point_cloud
+from jetlab.represent.cloud import Particles, point_cloud
+from jetlab.represent.registry import RepresentationConfig, register_representation
 
 if TYPE_CHECKING:
     from torch_geometric.data import Batch
 
-__all__ = ["knn_indices", "to_pyg", "fully_connected_edges", "jet_graphs"]
+__all__ = ["knn_indices", "to_pyg", "fully_connected_edges", "jet_graphs", "Graphs"]
 
 
 def _distance2(points: Tensor) -> Tensor:
@@ -227,3 +229,33 @@ def jet_graphs(
     points, x, mask = point_cloud(jets, features, max_particles)  # (N, P, 2), (N, P, F), (N, P)
     labels = torch.from_numpy(np.asarray(jets.labels, np.int64))  # (N,)
     return to_pyg(torch.from_numpy(points), torch.from_numpy(x), torch.from_numpy(mask), k, labels)
+
+
+class Graphs(Particles):
+    """``graph``: the ``particles`` keys plus ``graph``, a PyG batch with kNN edges in (Δη, Δφ).
+
+    The columns keep each jet's k neighbour slots as ``knn`` (B, P, k); :meth:`assemble` builds the PyG
+    graph of the batch from them.
+    """
+
+    name = "graph"
+    options: Mapping[str, Any] = {"features": None, "max_particles": 64, "k": 16}
+
+    def check(self, config: RepresentationConfig) -> None:
+        super().check(config)
+        if config.k < 1:
+            raise UsageError(f"representation: k >= 1 required, got {config.k}")
+
+    def columns(self, config: RepresentationConfig, state: Mapping[str, Any], data: Jets) -> dict[str, Tensor]:
+        cols = super().columns(config, state, data)
+        small = torch.int16 if config.max_particles < 2**15 else torch.int64
+        cols["knn"] = knn_indices(cols["points"], cols["mask"], config.k).to(small)  # (B, P, k)
+        return cols
+
+    def assemble(self, config: RepresentationConfig, batch: dict[str, Any]) -> dict[str, Any]:
+        knn = batch.pop("knn")
+        batch["graph"] = to_pyg(batch["points"], batch["x"], batch["mask"], k=config.k, neighbours=knn)
+        return batch
+
+
+register_representation(Graphs())

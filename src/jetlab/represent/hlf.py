@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from jetlab.errors import FormatError, InputError, UsageError
+from jetlab.io.atomic import atomic_write_text
 from jetlab.io.jets import Jets
+from jetlab.represent.registry import Representation, RepresentationConfig, register_representation
 from jetlab.schema import HLF16
 
-__all__ = ["hlf_matrix", "HLFScaler"]
+__all__ = ["hlf_matrix", "HLFScaler", "HighLevelFeatures"]
 
 
 def hlf_matrix(jets: Jets, names: Sequence[str] = HLF16) -> np.ndarray:
@@ -94,7 +98,7 @@ class HLFScaler:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the scaler as JSON (floats round-trip exactly)."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> HLFScaler:
@@ -108,3 +112,24 @@ class HLFScaler:
             return cls.from_dict(d)
         except FormatError as e:
             raise FormatError(f"{path}: {e}") from None
+
+
+class HighLevelFeatures(Representation):
+    """``hlf``: ``x`` (B, H) high-level features, standardized by an :class:`HLFScaler` fitted on training jets."""
+
+    name = "hlf"
+    options = {"hlf_names": HLF16}
+
+    def fit(self, config: RepresentationConfig, data: Jets) -> dict[str, Any]:
+        return {"scaler": HLFScaler.fit(data, names=config.hlf_names)}
+
+    def columns(self, config: RepresentationConfig, state: Mapping[str, Any], data: Jets) -> dict[str, Tensor]:
+        if state.get("scaler") is None:
+            raise RuntimeError("BatchBuilder.fit() must run before building HLF batches")
+        return {"x": torch.from_numpy(state["scaler"].transform(data))}  # (B, H)
+
+    def dims(self, config: RepresentationConfig, state: Mapping[str, Any]) -> dict[str, Any]:
+        return {"hlf": len(config.hlf_names)}
+
+
+register_representation(HighLevelFeatures())

@@ -22,12 +22,19 @@ Particles outside the window and padded slots contribute nothing.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Mapping
+from typing import Any
 
+import numpy as np
+import torch
+from torch import Tensor
+
+from jetlab.errors import UsageError
 from jetlab.io.jets import Jets
+from jetlab.represent.registry import Representation, RepresentationConfig, register_representation
 from jetlab.represent.sequence import ParticleView
 
-__all__ = ["jet_images", "center_coords", "rotate_coords", "flip_coords", "pixelate"]
+__all__ = ["jet_images", "center_coords", "rotate_coords", "flip_coords", "pixelate", "JetImage"]
 
 
 def _safe(total: np.ndarray) -> np.ndarray:
@@ -107,3 +114,24 @@ def jet_images(
     if normalize:
         w = w / _safe(w.sum(axis=1))[:, None]  # (N, P) pT fraction
     return pixelate(x, y, w, bins, extent)
+
+
+class JetImage(Representation):
+    """``image``: ``x`` (B, 1, n, n) pT-fraction jet images, centred and optionally rotated and flipped."""
+
+    name = "image"
+    options = {"image_bins": 40, "image_rotate": True, "image_flip": True}
+
+    def check(self, config: RepresentationConfig) -> None:
+        if config.image_bins < 4:
+            raise UsageError(f"representation: image_bins >= 4 required, got {config.image_bins}")
+
+    def columns(self, config: RepresentationConfig, state: Mapping[str, Any], data: Jets) -> dict[str, Tensor]:
+        img = jet_images(data, bins=config.image_bins, rotate=config.image_rotate, flip=config.image_flip)
+        return {"x": torch.from_numpy(img)}  # (B, 1, n, n)
+
+    def dims(self, config: RepresentationConfig, state: Mapping[str, Any]) -> dict[str, Any]:
+        return {"image_bins": config.image_bins}
+
+
+register_representation(JetImage())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,12 @@ import lightning as L
 import numpy as np
 import torch
 
-from jetlab.classes import CLASSES, ClassSelection, parse_classes
 from jetlab.data.module import JetDataModule
-from jetlab.data.splits import split_indices
-from jetlab.errors import UsageError
-from jetlab.io import open_jets
+from jetlab.io.atomic import atomic_write_text
 from jetlab.models import InputDims, create
+from jetlab.tasks.registry import TaskSpec, register_task
 
-__all__ = ["AnomalyModule", "AnomalyDataModule", "score_test_split"]
+__all__ = ["AnomalyModule", "AnomalyDataModule", "score_test_split", "anomaly_module"]
 
 
 class AnomalyModule(L.LightningModule):
@@ -64,28 +62,19 @@ class AnomalyModule(L.LightningModule):
 class AnomalyDataModule(JetDataModule):
     """Splits all jets once (stratified); trains and validates on background classes only, tests on all."""
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.splits:
-            return
-        jets = open_jets(self.config.path)
-        background = [CLASSES.index(c) for c in self.selection.signal]
-        if not np.isin(jets.labels, background).any():
-            raise UsageError(f"--background: {self.config.path} has no jets of class {','.join(self.selection.signal)}")
-        parts = split_indices(jets.labels, self.config.val_fraction, self.config.test_fraction, self.config.split_seed)
-        for name, rows in parts.items():
-            if name != "test":
-                rows = rows[np.isin(jets.labels[rows], background)]
-            rows = rows[: self.config.max_jets] if self.config.max_jets else rows
-            self.splits[name] = (jets[rows], jets.labels[rows])
-        if self.builder.scaler is None and not self.builder.features:
-            self.builder.fit(self.splits["train"][0])
+    def split_pool(self, labels: np.ndarray) -> np.ndarray:
+        """Every labelled jet: the test split holds signal classes never seen in training."""
+        return labels >= 0
+
+    def split_targets(self, split: str, labels: np.ndarray) -> np.ndarray:
+        """Test: every jet, target = its dataset label; train and validation: background jets only."""
+        if split == "test":
+            return labels.astype(np.int64)
+        background = self.scheme_or_fail().labels_of(self.selection.signal)
+        return np.where(np.isin(labels, background), labels, -1).astype(np.int64)
 
     def class_weights(self) -> torch.Tensor:
         return torch.ones(1)
-
-
-def background_selection(text: str) -> ClassSelection:
-    return ClassSelection(tuple(parse_classes(text, "--background")))
 
 
 @torch.no_grad()
@@ -109,14 +98,14 @@ def score_test_split(model: torch.nn.Module, dm: AnomalyDataModule) -> dict[str,
 
 
 def anomaly_module(cfg: Any, dm: AnomalyDataModule) -> AnomalyModule:
-    return AnomalyModule(cfg.model, cfg.hparams, asdict(dm.builder.dims()), list(cfg.selection.signal),
+    return AnomalyModule(cfg.model, cfg.hparams, asdict(dm.builder.dims()), list(dm.selection.signal),
                          asdict(cfg.optim))
 
 
-def with_background(cfg: Any, background: str) -> Any:
-    """The run config with ``data.classes`` set to the background classes."""
-    return replace(cfg, data=replace(cfg.data, classes=",".join(parse_classes(background, "--background"))))
-
-
 def write_json(path: Path, obj: dict[str, Any]) -> None:
-    path.write_text(json.dumps(obj, indent=1))
+    atomic_write_text(path, json.dumps(obj, indent=1))
+
+
+register_task(TaskSpec("anomaly", AnomalyDataModule, anomaly_module,
+                       evaluate="jetlab.tasks.anomaly_eval:evaluate_anomaly",
+                       description="anomaly detection: autoencoders trained on background classes"))

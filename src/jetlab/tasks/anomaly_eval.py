@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from jetlab.classes import CLASSES
 from jetlab.errors import UsageError
+from jetlab.io.atomic import atomic_savez
 from jetlab.tasks.anomaly import AnomalyDataModule, score_test_split, write_json
 from jetlab.tasks.runfiles import load_builder, load_model, load_run
 
@@ -20,15 +20,16 @@ def _plots(res: dict[str, np.ndarray], primary: str, background: list[int], metr
            model: torch.nn.Module, dm: AnomalyDataModule) -> list[Path]:
     from jetlab.report.anomaly_plots import plot_latent, plot_score_distributions, plot_sic
 
-    paths = [plot_score_distributions(res[f"score_{primary}"], res["labels"], list(CLASSES),
+    names = list(dm.scheme_or_fail().classes)
+    paths = [plot_score_distributions(res[f"score_{primary}"], res["labels"], names,
                                       out / "scores.png", background)]
     curves = {c: (np.array(m["sic_curve"]["eff_s"]), np.array(m["sic_curve"]["sic"]))
               for c, m in metrics["signals"].items() if m.get("sic_curve")}
     if curves:
         paths.append(plot_sic(curves, out / "sic.png"))
     if res["latent"].shape[1] >= 2:
-        paths.append(plot_latent(res["latent"], res["labels"], list(CLASSES), out / "latent.png"))
-    if dm.config is not None and dm.builder.config.name == "image":
+        paths.append(plot_latent(res["latent"], res["labels"], names, out / "latent.png"))
+    if dm.mode == "memory" and dm.builder.config.name == "image":
         from jetlab.report.anomaly_plots import plot_image_examples
 
         jets, _ = dm.splits["test"]
@@ -53,22 +54,23 @@ def evaluate_anomaly(run: str | Path, data: str | Path | None = None, out: str |
     model, _ = load_model(run)
     data_cfg = DataConfig(**{**cfg.data.__dict__, "path": str(data or cfg.data.path), "max_jets": None})
     dm = AnomalyDataModule(data_cfg, cfg.selection, cfg.representation, cfg.trainer.batch_size,
-                           load_builder(run / "representation.json"))
+                           load_builder(run / "representation.json"), scheme=cfg.scheme)
     dm.setup()
     res = score_test_split(model, dm)
     kinds = [k.removeprefix("score_") for k in res if k.startswith("score_")]
     primary = score or kinds[0]
     if primary not in kinds:
         raise UsageError(f"--score: {primary!r} not offered by {cfg.model} (choose from {', '.join(kinds)})")
-    background = [CLASSES.index(c) for c in cfg.selection.signal]
+    background = dm.scheme_or_fail().labels_of(dm.selection.signal)
     if set(np.unique(res["labels"]).tolist()) <= set(background):
         raise UsageError(f"{data_cfg.path}: no signal jets (only background classes) in the test split")
-    by_kind = {k: anomaly_metrics(res[f"score_{k}"], res["labels"], background, list(CLASSES),
+    by_kind = {k: anomaly_metrics(res[f"score_{k}"], res["labels"], background, list(cfg.scheme.classes),
                                   n_bootstrap=n_bootstrap) for k in kinds}
-    result = {"run": str(run), "task": "anomaly", "model": cfg.model, "background": list(cfg.selection.signal),
+    result = {"run": str(run), "task": "anomaly", "model": cfg.model, "background": list(dm.selection.signal),
+              "scheme": cfg.scheme.to_dict(),
               "score": primary, "n_jets": int(len(res["labels"])), "inference_jets_per_s": float(res["jets_per_s"]),
               "metrics": by_kind[primary], "by_score": by_kind}
-    np.savez_compressed(out / "scores.npz", **{k: v for k, v in res.items() if k != "jets_per_s"})
+    atomic_savez(out / "scores.npz", **{k: v for k, v in res.items() if k != "jets_per_s"})
     result["plots"] = [str(p) for p in _plots(res, primary, background, by_kind[primary], out, model, dm)]
     write_json(out / "metrics.json", result)
     return result

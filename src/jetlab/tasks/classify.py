@@ -19,10 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from jetlab.data.module import JetDataModule
 from jetlab.errors import UsageError
 from jetlab.models import InputDims, create
+from jetlab.tasks.registry import TaskSpec, register_task
 
-__all__ = ["OptimConfig", "ClassifierModule"]
+__all__ = ["OptimConfig", "LossConfig", "ClassifierModule", "classifier_module"]
 
 
 @dataclass(frozen=True)
@@ -132,3 +134,13 @@ class ClassifierModule(L.LightningModule):
     @staticmethod
     def optim_dict(o: OptimConfig) -> dict[str, Any]:
         return asdict(o)
+
+
+def classifier_module(cfg: Any, dm: JetDataModule) -> ClassifierModule:
+    """The run's classifier, sized by the data: its input dimensions, classes and class weights."""
+    return ClassifierModule(cfg.model, cfg.hparams, asdict(dm.builder.dims()), dm.n_classes, dm.selection.names,
+                            dm.class_weights().tolist(), asdict(cfg.optim), asdict(cfg.loss))
+
+
+register_task(TaskSpec("classify", JetDataModule, classifier_module, evaluate="jetlab.tasks.evaluate:evaluate",
+                       description="jet tagging: multi-class or signal vs background"))

@@ -1,15 +1,19 @@
 """Run configuration: defaults <- the model's packaged YAML <- the user's ``--config`` <- CLI flags.
 
-A run's YAML has five sections::
+A run's YAML has these sections::
 
+    task: classify                             # a registered task (jetlab.tasks.registry)
     model: pfn
+    scheme: {name: jetlab, classes: [g, q, w, z, t], descriptions: [...]}   # the dataset's label scheme
     hparams: {phi: [100, 100, 128]}            # passed to jetlab.models.create
     representation: {name: particles, max_particles: 64}
-    data: {classes: "g,q,w,z,t", val_fraction: 0.2, test_fraction: 0.2, balance: weights}
+    data: {classes: "g,q,w,z,t", val_fraction: 0.2, test_fraction: 0.2, balance: weights, stream: memory}
     optim: {optimizer: adam, lr: 1.0e-3, scheduler: plateau}
     trainer: {epochs: 20, batch_size: 256, patience: 10, precision: 32-true, seed: 0}
 
-Unknown keys are errors naming the key. Every run writes the resolved config to RUN/config.yaml.
+Unknown keys are errors naming the key. Every run writes the resolved config to RUN/config.yaml: the
+classes it used (all the dataset holds when none were asked for), the scheme they belong to, and whether
+the data were held in memory or streamed.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from jetlab.classes import ClassSelection, parse_selection
+from jetlab.classes import JETLAB, ClassSelection, LabelScheme
 from jetlab.data.batches import RepresentationConfig
 from jetlab.data.module import DataConfig
 from jetlab.errors import InputError, UsageError
@@ -69,16 +73,18 @@ def _duration(text: str) -> str:
 class RunConfig:
     model: str
     hparams: dict[str, Any] = field(default_factory=dict)
-    representation: RepresentationConfig = field(default_factory=RepresentationConfig)
+    representation: RepresentationConfig = field(default_factory=lambda: RepresentationConfig("particles"))
     data: DataConfig = field(default_factory=lambda: DataConfig(path=""))
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     task: str = "classify"
+    scheme: LabelScheme = JETLAB  # the label scheme of the training data
 
     @property
-    def selection(self) -> ClassSelection:
-        return parse_selection(self.data.classes)
+    def selection(self) -> ClassSelection | None:
+        """The selected classes in the run's scheme; None until resolved from the data (``classes`` unset)."""
+        return None if self.data.classes is None else self.scheme.selection(self.data.classes)
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
@@ -88,8 +94,9 @@ class RunConfig:
                 return {k: plain(x) for k, x in v.items()}
             return v
 
-        return {"task": self.task, "model": self.model, "hparams": plain(self.hparams),
-                **{k: plain(dataclasses.asdict(getattr(self, k))) for k in _SECTIONS}}
+        return {"task": self.task, "model": self.model, "scheme": self.scheme.to_dict(), "hparams": plain(self.hparams),
+                "representation": self.representation.to_dict(),
+                **{k: plain(dataclasses.asdict(getattr(self, k))) for k in _SECTIONS if k != "representation"}}
 
 
 _SECTIONS = {"representation": RepresentationConfig, "data": DataConfig, "optim": OptimConfig,
@@ -119,15 +126,16 @@ def packaged_config(name: str) -> dict[str, Any]:
 def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> dict[str, Any]:
     out = dict(base)
     for key, value in update.items():
-        if key not in ("task", "model", "hparams", *_SECTIONS):
-            raise UsageError(f"{where}: config key {key!r} does not exist (sections: task, model, hparams, "
+        if key not in ("task", "model", "scheme", "hparams", *_SECTIONS):
+            raise UsageError(f"{where}: config key {key!r} does not exist (sections: task, model, scheme, hparams, "
                              f"{', '.join(_SECTIONS)})")
-        if key in ("model", "task"):
+        if key in ("model", "task", "scheme"):
             out[key] = value
         elif not isinstance(value, dict):
             raise UsageError(f"{where}: section {key!r} must be a mapping")
         else:
-            fields = None if key == "hparams" else {f.name for f in dataclasses.fields(_SECTIONS[key])}
+            free = key in ("hparams", "representation")  # checked by the model / the representation entry
+            fields = None if free else {f.name for f in dataclasses.fields(_SECTIONS[key])}
             bad = sorted(set(value) - fields) if fields is not None else []
             if bad:
                 raise UsageError(f"{where}: config key '{key}.{bad[0]}' does not exist (known: {sorted(fields)})")
@@ -137,8 +145,12 @@ def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> dict[str
 
 def resolve_config(model: str | None, data_path: str, user: dict[str, Any] | None = None,
                    overrides: dict[str, Any] | None = None, user_name: str = "--config",
-                   task: str = "classify") -> RunConfig:
-    """Merge the layers and validate them into a :class:`RunConfig` for ``task``."""
+                   task: str = "classify", scheme: LabelScheme | None = None) -> RunConfig:
+    """Merge the layers and validate them into a :class:`RunConfig` for ``task``.
+
+    ``scheme``: the label scheme of the classes (a saved run's); None reads it from ``data_path``, so
+    ``--classes`` is checked against the dataset's own names before anything is trained.
+    """
     layers = _merge({}, user or {}, user_name)
     name = model or layers.get("model")
     if not name:
@@ -156,12 +168,19 @@ def resolve_config(model: str | None, data_path: str, user: dict[str, Any] | Non
     merged = _merge(merged, overrides or {}, "command line")
     merged["model"] = name
     merged.pop("task", None)
+    merged.pop("scheme", None)
+    if scheme is None:
+        from jetlab.io.source import open_source
+
+        scheme = open_source(data_path).scheme
     rep = merged.get("representation", {})
     if rep.get("name", spec.representation) != spec.representation:
         raise UsageError(f"model {name!r} reads the {spec.representation!r} representation, "
                          f"the config asks for {rep['name']!r}")
     merged.setdefault("data", {})["path"] = str(data_path)
-    cfg = RunConfig(model=name, hparams=dict(merged.get("hparams", {})), task=task,
-                    **{k: cls(**merged.get(k, {})) for k, cls in _SECTIONS.items()})
+    rep = dict(merged.get("representation", {}))
+    cfg = RunConfig(model=name, hparams=dict(merged.get("hparams", {})), task=task, scheme=scheme,
+                    representation=RepresentationConfig(rep.pop("name", spec.representation), **rep),
+                    **{k: cls(**merged.get(k, {})) for k, cls in _SECTIONS.items() if k != "representation"})
     cfg.selection  # validates the class selection early  # noqa: B018
     return cfg

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,10 @@ def fit_run(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, 
         raise UsageError(f"--out: {out} already holds a run; use --resume or another directory")
     dm = JetDataModule(cfg.data, cfg.selection, cfg.representation, cfg.trainer.batch_size)
     dm.setup()
+    if dm.mode != "memory":
+        raise UsageError(f"model {cfg.model!r} is fitted in one call on features in memory; this dataset is "
+                         "streamed (set data.stream: memory, or use --max-jets)")
+    cfg = replace(cfg, data=replace(cfg.data, classes=dm.selection.text, stream=dm.mode), scheme=dm.scheme_or_fail())
     builder = dm.builder
     model = create(cfg.model, n_classes=dm.n_classes, dims=builder.dims(), **cfg.hparams)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,13 +69,14 @@ def fit_run(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, 
     info = model.fit(x, y, xv, yv, weight)
     elapsed = time.perf_counter() - start
     hp = {"model": cfg.model, "hparams": cfg.hparams, "n_classes": dm.n_classes,
-          "class_names": cfg.selection.names, "dims": builder.dims().__dict__}
+          "class_names": dm.selection.names, "dims": builder.dims().__dict__}
     state = {"kind": model.kind, "hyper_parameters": hp, "state": model.state()}
     atomic_write_text(out / "estimator.json", json.dumps(state))
-    summary = {"task": cfg.task, "model": cfg.model, "classes": cfg.selection.names, "params": model.n_params,
+    summary = {"task": cfg.task, "model": cfg.model, "scheme": cfg.scheme.name, "classes": dm.selection.names,
+               "params": model.n_params,
                "epochs": 1, "global_steps": info.get("trees", 1), "best_val_loss": info.get("best_val_loss"),
-               "train_time_s": elapsed, "n_train": len(y), "n_val": len(yv), "n_test": len(dm.splits["test"][1]),
-               "fit": info}
+               "train_time_s": elapsed, "n_train": len(y), "n_val": len(yv), "n_test": dm.split_size("test"),
+               "data": dm.mode, "fit": info}
     atomic_write_text(out / "train.json", json.dumps(summary, indent=2))
     return summary
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from jetlab.data.module import DataConfig, JetDataModule
 from jetlab.errors import UsageError
+from jetlab.io.atomic import atomic_savez, atomic_write_text
 from jetlab.tasks.runfiles import load_builder, load_model, load_run
 
 __all__ = ["load_run", "load_model", "evaluate", "predict"]
@@ -54,22 +55,22 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
     out.mkdir(parents=True, exist_ok=True)
     predictor = load_predictor(run, backend)
     hp = predictor.hparams
-    if hp.get("class_names") != cfg.selection.names:
+    if cfg.selection is None or hp.get("class_names") != cfg.selection.names:
         raise UsageError(f"{run}: checkpoint classes {hp.get('class_names')} differ from the run's config")
     data_cfg = DataConfig(**{**cfg.data.__dict__, "path": str(data or cfg.data.path), "max_jets": None})
     if split == "all":
         data_cfg = DataConfig(**{**data_cfg.__dict__, "val_fraction": 1e-9, "test_fraction": 1 - 2e-9})
     dm = JetDataModule(data_cfg, cfg.selection, cfg.representation, builder=load_builder(run / "representation.json"),
-                       batch_size=cfg.trainer.batch_size)
+                       batch_size=cfg.trainer.batch_size, scheme=cfg.scheme)
     dm.setup()
     probs, targets, mass, jets_per_s = predict(predictor, dm.test_dataloader())
-    names = cfg.selection.names
+    names = dm.selection.names
     metrics = classification_metrics(probs, targets, names, n_bootstrap=n_bootstrap)
     roc = {}
     for c in range(1 if len(names) == 2 else 0, len(names)):
         fpr, tpr = roc_points(probs, targets, c)
         roc[names[c]] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
-    if len(names) > 2 and {"g", "q"} <= set(names):  # each heavy class against QCD (g + q) alone
+    if len(names) > 2 and {"g", "q"} <= set(names):  # each heavy class against QCD (g + q) alone (jetlab scheme)
         qcd = [names.index("g"), names.index("q")]
         metrics["auc_vs_qcd"] = {n: versus_auc(probs, targets, names.index(n), qcd)
                                  for n in names if n in ("w", "z", "t")}
@@ -78,10 +79,11 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
                                           n_bootstrap)
     train = json.loads((run / "train.json").read_text()) if (run / "train.json").is_file() else {}
     result = {"run": str(run), "model": cfg.model, "data": str(data_cfg.path), "split": split, "n_jets": len(targets),
+              "scheme": cfg.scheme.to_dict(),
               "params": predictor.n_params, "backend": predictor.backend, "train_time_s": train.get("train_time_s"),
               "inference_jets_per_s": jets_per_s, "metrics": metrics, "roc": roc}
-    np.savez_compressed(out / "predictions.npz", probs=probs, targets=targets, mass=mass, class_names=np.array(names))
-    (out / "metrics.json").write_text(json.dumps(result, indent=1))
+    atomic_savez(out / "predictions.npz", probs=probs, targets=targets, mass=mass, class_names=np.array(names))
+    atomic_write_text(out / "metrics.json", json.dumps(result, indent=1))
     aucs = metrics.get("auc", {})
     plot_roc({n: (np.array(r["tpr"]), np.array(r["fpr"]), _auc_value(aucs, n)) for n, r in roc.items()},
              out / "roc.png", title=f"{cfg.model} — {Path(data_cfg.path).name}")

@@ -24,12 +24,13 @@ METRICS = ("w1m", "w1p", "w1efp", "fpd", "kpd", "w1n", "fpd_asinh", "classifier_
 def gen_metrics(real: str | Path, fake: str | Path, classes: str | None = None, n_particles: int = 30,
                 plots: str | Path | None = None, **config: Any) -> dict[str, Any]:
     """Metrics of ``fake`` against ``real`` and of real against real (the floor), optionally per class."""
-    from jetlab.classes import parse_classes
     from jetlab.metrics.generative import GenMetricsConfig, compare_with_floor
 
     r, f = open_jets(real), open_jets(fake)
+    if not r.scheme.same_classes(f.scheme):
+        raise UsageError(f"FAKE: label scheme {f.scheme} differs from REAL's {r.scheme}")
     if classes:
-        keep = parse_classes(classes)
+        keep = r.scheme.parse(classes)
         r, f = r.select_classes(keep), f.select_classes(keep)
     for name, jets in (("REAL", r), ("FAKE", f)):
         if len(jets) < 20:

@@ -15,9 +15,11 @@ import lightning as L
 import numpy as np
 import torch
 
+from jetlab.data.module import JetDataModule
 from jetlab.models import InputDims, create
+from jetlab.tasks.registry import TaskSpec, register_task
 
-__all__ = ["GenerativeModule", "CLOUD_FEATURES", "relative_to_jets"]
+__all__ = ["GenerativeModule", "CLOUD_FEATURES", "relative_to_jets", "generative_module"]
 
 CLOUD_FEATURES = ("etarel", "phirel", "ptrel")
 
@@ -74,9 +76,14 @@ class GenerativeModule(L.LightningModule):
         return ClassifierModule.configure_optimizers(self)
 
 
-def generative_module(cfg: Any, dm: Any) -> GenerativeModule:
-    return GenerativeModule(cfg.model, cfg.hparams, asdict(dm.builder.dims()), 5, list(cfg.selection.names),
-                            asdict(cfg.optim))
+def generative_module(cfg: Any, dm: JetDataModule) -> GenerativeModule:
+    """The generator, conditioned on the dataset's class label (one embedding per class of its scheme)."""
+    return GenerativeModule(cfg.model, cfg.hparams, asdict(dm.builder.dims()), len(dm.scheme_or_fail().classes),
+                            list(dm.selection.names), asdict(cfg.optim))
+
+
+register_task(TaskSpec("generate", JetDataModule, generative_module, early_stopping=False, samples=True,
+                       description="jet generation: particle clouds or high-level features, per class"))
 
 
 def relative_to_jets(x: np.ndarray, mask: np.ndarray, labels: np.ndarray, jet_pt: np.ndarray,

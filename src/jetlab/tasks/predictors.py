@@ -60,7 +60,7 @@ class OnnxPredictor:
 
     def __init__(self, onnx_path: str | Path, inputs: tuple[str, ...], hparams: dict[str, Any], n_params: int,
                  threads: int | None = None) -> None:
-        from jetlab.export import onnx_session
+        from jetlab.deploy.graph import onnx_session
 
         self.session, self.inputs = onnx_session(onnx_path, threads), inputs
         self.hparams, self.n_params = hparams, n_params
@@ -68,7 +68,7 @@ class OnnxPredictor:
     @classmethod
     def from_run(cls, run: str | Path, threads: int | None = None) -> OnnxPredictor:
         """The predictor of ``run``'s exported model, found through ``RUN/export.json``."""
-        from jetlab.export import EXPORT_RECORD
+        from jetlab.deploy.graph import EXPORT_RECORD
 
         run = Path(run)
         hint = f"run 'jetlab export {run} --onnx {run / 'model.onnx'}' first"
@@ -82,7 +82,7 @@ class OnnxPredictor:
         return cls(onnx_file, tuple(record["inputs"]), own.hparams, own.n_params, threads)
 
     def __call__(self, batch: dict[str, Any]) -> np.ndarray:
-        from jetlab.export import feeds
+        from jetlab.deploy.graph import feeds
 
         return self.session.run(["probs"], feeds(self.inputs, batch))[0]  # (B, C)
 

@@ -14,27 +14,28 @@ from typing import Any
 import torch
 import yaml
 
+from jetlab.classes import JETLAB, LabelScheme
 from jetlab.data.batches import BatchBuilder, RepresentationConfig
 from jetlab.errors import InputError, brief
 from jetlab.io.atomic import atomic_write_text
 from jetlab.models import InputDims, create
-from jetlab.represent import HLFScaler
 from jetlab.tasks.config import RunConfig, resolve_config
 
 __all__ = ["save_builder", "load_builder", "load_run", "load_model"]
 
 
 def save_builder(builder: BatchBuilder, path: Path) -> None:
-    state = {"config": builder.config.to_dict(), "features": list(builder.features), "n_scalars": builder.n_scalars,
-             "scaler": builder.scaler.to_dict() if builder.scaler is not None else None}
-    atomic_write_text(path, json.dumps(state, indent=2))
+    """``representation.json``: the representation's config and what it learned from the training jets."""
+    atomic_write_text(path, json.dumps({"config": builder.config.to_dict(), "state": builder.state_dict()}, indent=2))
 
 
 def load_builder(path: Path) -> BatchBuilder:
-    state = json.loads(path.read_text())
-    scaler = HLFScaler.from_dict(state["scaler"]) if state.get("scaler") else None
-    return BatchBuilder(RepresentationConfig(**state["config"]), scaler, tuple(state.get("features", ())),
-                        int(state.get("n_scalars", 0)))
+    saved = json.loads(path.read_text())
+    state = saved.get("state")
+    if state is None:  # runs before the representation registry kept these three at the top level
+        state = {k: saved[k] for k in ("scaler", "features", "n_scalars") if saved.get(k) is not None}
+    config = dict(saved["config"])
+    return BatchBuilder.from_saved(RepresentationConfig(config.pop("name"), **config), state)
 
 
 def load_run(run: str | Path) -> RunConfig:
@@ -43,9 +44,10 @@ def load_run(run: str | Path) -> RunConfig:
     if not path.is_file():
         raise InputError(f"{run}: not a jetlab run (no config.yaml)")
     raw = yaml.safe_load(path.read_text())
+    scheme = LabelScheme.from_dict(raw["scheme"], str(path)) if "scheme" in raw else JETLAB  # older runs: jets
     return resolve_config(raw["model"], raw["data"]["path"], {k: v for k, v in raw.items() if k != "data"},
                           {"data": {k: v for k, v in raw["data"].items() if k != "path"}}, str(path),
-                          task=raw.get("task", "classify"))
+                          task=raw.get("task", "classify"), scheme=scheme)
 
 
 def load_model(run: str | Path, which: str = "best") -> tuple[torch.nn.Module, dict[str, Any]]:

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from jetlab.classes import CLASSES
 from jetlab.errors import UsageError
 from jetlab.io import open_jets
 from jetlab.io.format import write_shard
 from jetlab.io.jets import Jets
 from jetlab.tasks.generate import relative_to_jets
+from jetlab.tasks.registry import get_task
 from jetlab.tasks.runfiles import load_builder, load_model, load_run
 
 __all__ = ["sample"]
@@ -34,17 +34,18 @@ def sample(run: str | Path, n: int, out: str | Path, classes: str | None = None,
            batch_size: int = 1000) -> dict[str, Any]:
     """Draw ``n`` jets (split evenly over the run's classes, or ``classes``) into the shard ``out``."""
     run, cfg = Path(run), load_run(run)
-    if cfg.task != "generate":
+    if not get_task(cfg.task).samples:
         raise UsageError(f"{run}: a {cfg.task!r} run, not a generator")
     if n < 1:
         raise UsageError("--n must be positive")
-    names = classes.split(",") if classes else list(cfg.selection.names)
-    bad = [c for c in names if c not in cfg.selection.names]
+    trained = list(cfg.selection.names) if cfg.selection else []
+    names = cfg.scheme.parse(classes) if classes else trained
+    bad = [c for c in names if c not in trained]
     if bad:
         raise UsageError(f"--classes: the generator was not trained on {','.join(bad)}")
     model, _ = load_model(run, "last")
     builder = load_builder(run / "representation.json")
-    labels = np.repeat([CLASSES.index(c) for c in names], int(np.ceil(n / len(names))))[:n]
+    labels = np.repeat(cfg.scheme.labels_of(names), int(np.ceil(n / len(names))))[:n]
     g = torch.Generator().manual_seed(seed)
     start, parts = time.perf_counter(), []
     with torch.no_grad():
@@ -62,9 +63,10 @@ def sample(run: str | Path, n: int, out: str | Path, classes: str | None = None,
         for lab in np.unique(labels):  # per class, not per jet
             pool = np.flatnonzero(real.labels == lab)
             if not len(pool):
-                raise UsageError(f"{cfg.data.path}: no {CLASSES[lab]} jets to take jet pT and eta from")
+                raise UsageError(f"{cfg.data.path}: no {cfg.scheme.classes[lab]} jets to take jet pT and eta from")
             rows[labels == lab] = rng.choice(pool, size=int((labels == lab).sum()))
         jets = relative_to_jets(x, mask, labels, real.jet[rows, 0], real.jet[rows, 1])
+    jets.scheme = cfg.scheme
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_shard(out, jets.validate(str(out)), {"generated_by": str(run), "model": cfg.model, "seed": seed})

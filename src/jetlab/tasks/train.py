@@ -11,7 +11,7 @@ import io
 import json
 import os
 import time
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,15 @@ from jetlab.data.module import JetDataModule
 from jetlab.errors import UsageError
 from jetlab.io.atomic import atomic_write, atomic_write_text, remove_stale
 from jetlab.models import count_parameters, get_spec
-from jetlab.tasks.classify import ClassifierModule
 from jetlab.tasks.config import RunConfig
+from jetlab.tasks.registry import get_task
 from jetlab.tasks.runfiles import load_builder, save_builder
 
-__all__ = ["train", "save_builder", "load_builder"]
+__all__ = ["train", "task_objects", "resolved"]
 
 
 def _check_resume(cfg: RunConfig, out: Path) -> Path:
+    """The checkpoint to resume from; the run must have the same model and classes (``cfg`` resolved)."""
     saved = yaml.safe_load((out / "config.yaml").read_text()) if (out / "config.yaml").is_file() else None
     last = out / "checkpoints" / "last.ckpt"
     if saved is None or not last.is_file():
@@ -44,6 +45,12 @@ def _check_resume(cfg: RunConfig, out: Path) -> Path:
         if before != now:
             raise UsageError(f"--resume: {out} was trained with {key} {before!r}, not {now!r}")
     return last
+
+
+def resolved(cfg: RunConfig, dm: JetDataModule) -> RunConfig:
+    """``cfg`` as the data resolved it: the classes used, the dataset's scheme, memory or stream."""
+    data = replace(cfg.data, classes=dm.selection.text, stream=dm.mode)
+    return replace(cfg, data=data, scheme=dm.scheme_or_fail())
 
 
 def _previous_time(out: Path) -> float:
@@ -84,7 +91,7 @@ def _trainer(cfg: RunConfig, out: Path, resume: bool = False) -> L.Trainer:
         ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_loss", mode="min",
                         save_last=True, enable_version_counter=False),
     ]
-    if cfg.task != "generate":  # a GAN's losses do not measure sample quality: no early stopping there
+    if get_task(cfg.task).early_stopping:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=t.patience, mode="min"))
     return L.Trainer(
         default_root_dir=out, max_epochs=t.epochs, max_time=t.max_time, precision=t.precision,
@@ -96,22 +103,13 @@ def _trainer(cfg: RunConfig, out: Path, resume: bool = False) -> L.Trainer:
     )
 
 
-def _task_objects(cfg: RunConfig, builder: BatchBuilder | None) -> tuple[JetDataModule, L.LightningModule]:
-    """The data module and Lightning module of the run's task, data set up."""
-    if cfg.task == "anomaly":
-        from jetlab.tasks.anomaly import AnomalyDataModule, anomaly_module
-
-        dm = AnomalyDataModule(cfg.data, cfg.selection, cfg.representation, cfg.trainer.batch_size, builder)
-        dm.setup()
-        return dm, anomaly_module(cfg, dm)
-    dm = JetDataModule(cfg.data, cfg.selection, cfg.representation, cfg.trainer.batch_size, builder)
+def task_objects(cfg: RunConfig, builder: BatchBuilder | None) -> tuple[JetDataModule, L.LightningModule]:
+    """The data module (set up) and Lightning module of the run's task, from the task registry."""
+    task = get_task(cfg.task)
+    dm = task.data_module(cfg.data, cfg.selection, cfg.representation, cfg.trainer.batch_size, builder,
+                          seed=cfg.trainer.seed)
     dm.setup()
-    if cfg.task == "generate":
-        from jetlab.tasks.generate import generative_module
-
-        return dm, generative_module(cfg, dm)
-    return dm, ClassifierModule(cfg.model, cfg.hparams, asdict(dm.builder.dims()), dm.n_classes, cfg.selection.names,
-                                dm.class_weights().tolist(), asdict(cfg.optim), asdict(cfg.loss))
+    return dm, task.lightning_module(resolved(cfg, dm), dm)
 
 
 def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
@@ -121,12 +119,13 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, An
 
         return fit_run(cfg, out, resume)
     out = Path(out)
-    ckpt = _check_resume(cfg, out) if resume else None
     child = os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
     if not resume and not child and (out / "config.yaml").exists():
         raise UsageError(f"--out: {out} already holds a run; use --resume or another directory")
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
-    dm, module = _task_objects(cfg, load_builder(out / "representation.json") if resume else None)
+    dm, module = task_objects(cfg, load_builder(out / "representation.json") if resume else None)
+    cfg = resolved(cfg, dm)
+    ckpt = _check_resume(cfg, out) if resume else None
     trainer = _trainer(cfg, out, resume)
     if trainer.is_global_zero:
         out.mkdir(parents=True, exist_ok=True)
@@ -141,12 +140,12 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, An
     elapsed = time.perf_counter() - start
     previous = _previous_time(out) if resume else 0.0
     best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
-    summary = {"task": cfg.task, "model": cfg.model, "classes": cfg.selection.names,
+    summary = {"task": cfg.task, "model": cfg.model, "scheme": cfg.scheme.name, "classes": dm.selection.names,
                "params": count_parameters(module.model),
                "epochs": trainer.current_epoch, "global_steps": trainer.global_step,
                "best_val_loss": float(best) if best is not None else None,
-               "train_time_s": previous + elapsed, "n_train": len(dm.splits["train"][1]),
-               "n_val": len(dm.splits["val"][1]), "n_test": len(dm.splits["test"][1])}
+               "train_time_s": previous + elapsed, "data": dm.mode,
+               **{f"n_{split}": dm.split_size(split) for split in ("train", "val", "test")}}
     if trainer.is_global_zero:
         atomic_write_text(out / "train.json", json.dumps(summary, indent=2))
     return summary

@@ -138,7 +138,7 @@ def explain_unknown(path: Path) -> NoReturn:
         raise FormatError(f"{path}: npz file without arrays X and y (not a quark/gluon jet file)")
     elif head.startswith(b"root"):
         raise FormatError(f"{path}: ROOT file without a JetClass tree (describe its branches in a columnar YAML "
-                          "mapping, see docs/format.md)")
+                          "mapping, see docs/columnar.md)")
     known = ", ".join(r.title for r in readers().values())
     raise FormatError(f"{path}: not a format jetlab reads (jetlab, {known})")
 

@@ -19,8 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from jetlab.errors import UsageError
-from jetlab.models.autoencoders import AutoEncoder, Weights, dense_decoder
-from jetlab.models.deepsets import ParticleNorm
+from jetlab.models.anomaly.autoencoders import AutoEncoder, Weights, dense_decoder
+from jetlab.models.classify.deepsets import ParticleNorm
 from jetlab.models.layers import dense_stack, masked_mean, masked_sum
 from jetlab.models.registry import InputDims, register_model
 

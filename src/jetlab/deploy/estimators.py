@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from jetlab.errors import UsageError
-from jetlab.models.estimators import BoostedTrees, Estimator, LinearDiscriminant, OneCut
+from jetlab.models.classify.estimators import BoostedTrees, Estimator, LinearDiscriminant, OneCut
 
 __all__ = ["estimator_to_onnx"]
 

@@ -20,7 +20,7 @@ class PointNet(nn.Module):
 
     ``g = max_{i real} h_L(x_i)`` with the shared per-particle MLP
     ``h_l = act(BN(W_l h_{l-1} + b_l))`` (a 1×1 convolution, written as ``Linear`` on the last axis; BN is
-    :class:`~jetlab.models.deepsets.MaskedBatchNorm`, statistics over real particles only), then the head
+    :class:`~jetlab.models.classify.deepsets.MaskedBatchNorm`, statistics over real particles only), then the head
     ``logits = W · dropout(act(W_k g + b_k))...`` (no BatchNorm in the head, so a training batch of one
     jet works). Max pooling makes it permutation invariant.
 

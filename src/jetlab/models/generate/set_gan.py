@@ -19,7 +19,7 @@ arXiv:1802.05637): ``D(x, c) = ψ(g_x) + ⟨e_c, g_x⟩``.
 
 Mask convention: ``mask`` (B, P) bool, True = real particle; fake jets get the real batch's mask in
 training (so multiplicity is not something D can use), and in sampling a mask drawn from the learned
-per-class multiplicity (see :class:`jetlab.models.generative.CloudGenerator`; ``discriminator_loss`` calls
+per-class multiplicity (see :class:`jetlab.models.generate.generative.CloudGenerator`; ``discriminator_loss`` calls
 ``observe``).
 """
 
@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from jetlab.errors import UsageError
-from jetlab.models.generative import Batch, CloudGenerator, Parts
+from jetlab.models.generate.generative import Batch, CloudGenerator, Parts
 from jetlab.models.layers import masked_mean, masked_sum
 from jetlab.models.registry import InputDims, register_model
 

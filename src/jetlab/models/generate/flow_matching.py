@@ -19,7 +19,7 @@ Registered as ``flow_matching``; ``diffusion`` is its deprecated alias for one r
 diffusion model: a DDPM arrives with the calorimeter work). Runs whose config says ``diffusion`` load.
 
 Mask convention: ``mask`` (B, P) bool, True = real particle; samples draw n from the learned per-class
-multiplicity (see :class:`jetlab.models.generative.CloudGenerator`; ``training_loss`` calls ``observe``).
+multiplicity (see :class:`jetlab.models.generate.generative.CloudGenerator`; ``training_loss`` calls ``observe``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from jetlab.errors import UsageError
-from jetlab.models.generative import Batch, CloudGenerator, Parts
+from jetlab.models.generate.generative import Batch, CloudGenerator, Parts
 from jetlab.models.layers import masked_mean
 from jetlab.models.registry import InputDims, register_alias, register_model
 

@@ -1,7 +1,7 @@
-"""``jetlab export``: a trained classifier as an ONNX graph, checked against ONNX Runtime.
+"""ONNX graphs of trained networks, and ONNX Runtime sessions to run them (the library behind ``jetlab export``).
 
 Networks export through torch's exporters; fitted baselines (``bdt``, ``efp_linear``, cuts) through
-:mod:`jetlab.models.estimator_onnx` (LightGBM trees by onnxmltools), with the same inputs and output.
+:mod:`jetlab.deploy.estimators` (LightGBM trees by onnxmltools), with the same inputs and output.
 
 The exported graph takes plain named tensors and returns class probabilities::
 
@@ -19,16 +19,15 @@ with P = 64 runs on batches padded to any P. Set and graph models whose eager co
 dense path while exporting (:func:`jetlab.models.layers.exporting`), with the same scores; ParticleNet's
 edge convolutions pack the real particles (``NonZero``, a data-dependent size) in the graph too.
 
-Where things live: ``jetlab export RUN --onnx FILE`` writes FILE (atomically) and records it in
-``RUN/export.json`` (ONNX path, input names, class names, representation, the checked difference).
-``jetlab evaluate RUN --backend onnx`` reads ``RUN/export.json`` to find FILE; ``RUN/model.onnx``
-is the conventional FILE.
+Where things live: ``jetlab export RUN --onnx FILE`` (:mod:`jetlab.export`) writes FILE (atomically) and
+records it in ``RUN/export.json`` (ONNX path, input names, class names, representation, the checked
+difference). ``jetlab evaluate RUN --backend onnx`` reads ``RUN/export.json`` to find FILE;
+``RUN/model.onnx`` is the conventional FILE.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -45,10 +44,9 @@ import torch
 from torch import Tensor, nn
 
 from jetlab.errors import InputError, UsageError
-from jetlab.io.atomic import atomic_write, atomic_write_text
 
-__all__ = ["INPUT_NAMES", "EXPORT_RECORD", "export_model", "export_run", "input_names", "onnx_session", "feeds",
-           "check"]
+__all__ = ["INPUT_NAMES", "EXPORT_RECORD", "TOLERANCE", "Exportable", "export_model", "input_names", "onnx_session",
+           "feeds", "check", "max_abs_diff", "require_agreement"]
 
 INPUT_NAMES = ("x", "mask", "points", "p4", "z", "scalars")  # graph inputs, in this order
 EXPORT_RECORD = "export.json"  # RUN/export.json: where a run's ONNX model is and what it takes
@@ -309,7 +307,7 @@ def export_model(model: nn.Module, batch: dict[str, Any], path: str | Path, *, n
         except Exception as e:  # noqa: BLE001 - e.g. an op the TorchScript exporter wrote but ORT lacks
             reason = _operator(dynamo_error) if dynamo_error is not None else _operator(e)
             raise UsageError(f"{name}: cannot export to ONNX: {reason}") from None
-        _require_agreement(diff, name, "torch", len(args[0]), path)
+        require_agreement(diff, name, "torch", len(args[0]), path)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it owner-only; the model is for others to read
@@ -326,74 +324,16 @@ def check(onnx_path: str | Path, wrapper: Exportable, batch: dict[str, Any]) -> 
     sess = onnx_session(onnx_path)
     got = sess.run(["probs"], feeds(wrapper.names, batch))[0]  # (B, C)
     want = torch.softmax(wrapper.model(batch).float(), dim=1).numpy()  # (B, C)
-    return _max_abs_diff(got, want)
+    return max_abs_diff(got, want)
 
 
-def _max_abs_diff(got: np.ndarray, want: np.ndarray) -> float:
+def max_abs_diff(got: np.ndarray, want: np.ndarray) -> float:
     return float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
 
 
-def _require_agreement(diff: float, name: str, reference: str, n: int, path: Path) -> None:
+def require_agreement(diff: float, name: str, reference: str, n: int, path: Path) -> None:
     """Refuse (one line) an export whose ONNX Runtime probabilities are more than :data:`TOLERANCE` from
     ``reference``'s on ``n`` jets."""
     if not diff <= TOLERANCE:  # NaN fails too
         raise InputError(f"{name}: onnxruntime and {reference} disagree by {diff:.2e} (> {TOLERANCE:.0e}) on "
                          f"{n} jets; not written to {path}")
-
-
-def _check_batch(run: Path, n: int = 64) -> tuple[dict[str, Any], Any]:
-    """``n`` test jets of the run's data as the run's batch dict, and the run's config."""
-    from jetlab.data.module import DataConfig, JetDataModule
-    from jetlab.tasks.runfiles import load_builder, load_run
-
-    cfg = load_run(run)
-    data = DataConfig(**{**cfg.data.__dict__, "max_jets": n})
-    dm = JetDataModule(data, cfg.selection, cfg.representation, builder=load_builder(run / "representation.json"),
-                       batch_size=n)
-    dm.setup()
-    return next(iter(dm.test_dataloader())), cfg
-
-
-def export_run(run: str | Path, onnx_path: str | Path, opset: int | None = None) -> dict[str, Any]:
-    """Export the best checkpoint (or the fitted model) of ``run`` to ``onnx_path``, checked on 64 test jets;
-    record it in RUN/export.json.
-
-    Returns the record: ``onnx`` (path), ``model``, ``inputs``, ``class_names``, ``representation``,
-    ``exporter``, ``reference`` (torch, lightgbm or numpy), ``max_abs_diff`` and ``n_checked``.
-    """
-    from jetlab.tasks.runfiles import load_model
-
-    run = Path(run)
-    batch, cfg = _check_batch(run)
-    rep = cfg.representation
-    if (run / "estimator.json").is_file():
-        res, hp = _export_fitted(run, batch, Path(onnx_path))
-    else:
-        model, hp = load_model(run)
-        res = export_model(model, batch, onnx_path, name=hp["model"], graph_k=rep.k, opset=opset)
-    onnx_file = Path(onnx_path).resolve()
-    where = onnx_file.relative_to(run.resolve()) if onnx_file.is_relative_to(run.resolve()) else onnx_file
-    record = {**res, "onnx": str(where), "model": hp["model"], "class_names": list(hp.get("class_names", [])),
-              "representation": rep.name, "mask": "bool, True = real particle", "output": "probs (B, C) softmax",
-              "torch": torch.__version__}
-    atomic_write_text(run / EXPORT_RECORD, json.dumps(record, indent=1))
-    return {**record, "onnx": str(onnx_path)}
-
-
-def _export_fitted(run: Path, batch: dict[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A fitted run's model (bdt, efp_linear, a cut) as ONNX at ``path``, checked against its own library on
-    ``batch``; written only if they agree to :data:`TOLERANCE`."""
-    from jetlab.models.estimator_onnx import estimator_to_onnx
-    from jetlab.tasks.estimator import EstimatorPredictor
-
-    fitted = EstimatorPredictor(run)
-    name, x = fitted.hparams["model"], batch["x"]
-    data = estimator_to_onnx(fitted.model, x.shape[1], x.numpy().dtype)
-    diff = _max_abs_diff(onnx_session(data).run(["probs"], feeds(("x",), batch))[0], fitted(batch))  # of (B, C)
-    trees = fitted.backend == "lightgbm"
-    reference = "lightgbm" if trees else "numpy"
-    _require_agreement(diff, name, reference, len(x), path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, data)
-    return {"inputs": ["x"], "exporter": "onnxmltools" if trees else "onnx.helper", "reference": reference,
-            "max_abs_diff": diff, "n_checked": len(x)}, fitted.hparams

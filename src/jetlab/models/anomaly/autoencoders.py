@@ -12,7 +12,7 @@ Every model here is an :class:`AutoEncoder`, one uniform API the anomaly task re
     scores = model.scores(out)         # per-jet anomaly scores, each (B,); higher = more anomalous
 
 ``model.score_names`` lists the keys of ``scores`` with the model's default score first ("mse" here,
-"chamfer" for the set autoencoder of :mod:`jetlab.models.set_autoencoder`). ``n_classes`` given to the
+"chamfer" for the set autoencoder of :mod:`jetlab.models.anomaly.set_autoencoder`). ``n_classes`` given to the
 registry builders is ignored: autoencoders are unsupervised.
 """
 

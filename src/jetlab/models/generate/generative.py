@@ -7,8 +7,8 @@ uniform API the generative task relies on::
     out = model.sample(n, labels, generator=g)      # {"x": (n, P, F), "mask": (n, P)} or {"x": (n, H)}
     model.kind                                      # "cloud" (particles) or "hlf" (tabular per-jet features)
 
-The GAN (:mod:`jetlab.models.set_gan`) has ``generator_loss`` / ``discriminator_loss`` instead of
-``training_loss``; the flow-matching model is in :mod:`jetlab.models.flow_matching`.
+The GAN (:mod:`jetlab.models.generate.set_gan`) has ``generator_loss`` / ``discriminator_loss`` instead of
+``training_loss``; the flow-matching model is in :mod:`jetlab.models.generate.flow_matching`.
 
 Particle clouds (:class:`CloudGenerator`) follow the batch contract of :mod:`jetlab.data.batches`:
 ``x`` (B, P, F) zero-padded, ``mask`` (B, P) bool, True = real particle, real particles first. Two

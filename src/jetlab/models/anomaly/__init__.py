@@ -1,0 +1,1 @@
+"""Anomaly detection: autoencoders trained on background jets (``task="anomaly"``)."""

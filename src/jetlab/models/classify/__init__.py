@@ -1,0 +1,1 @@
+"""Classifiers (taggers): every module here registers its models with ``task="classify"``."""
