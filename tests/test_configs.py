@@ -7,16 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from jetlab.models import InputDims, count_parameters, create, list_models
-from jetlab.tasks.config import load_yaml, packaged_config, resolve_config
+from jetlab.models import InputDims, count_parameters, create, get_spec, list_models
+from jetlab.tasks.config import load_yaml, resolve_config
 
 COURSE = Path(str(resources.files("jetlab") / "configs" / "course"))
 
 
 @pytest.mark.parametrize("name", [s.name for s in list_models(task="classify")])
-def test_every_model_has_a_config_that_resolves(name: str) -> None:
-    assert packaged_config(name), f"configs/models/{name}.yaml missing"
+def test_every_model_has_a_recipe_that_resolves(name: str) -> None:
+    spec = get_spec(name)
+    assert spec.recipe or spec.engine == "fit", f"network {name!r} registered without a recipe (optim, trainer)"
     cfg = resolve_config(name, "data")
+    assert cfg.trainer.batch_size == get_spec(name).recipe.get("trainer", {}).get("batch_size", 256)
     assert cfg.representation.name == (s := [m for m in list_models() if m.name == name][0]).representation, s
 
 
@@ -31,7 +33,7 @@ def test_every_model_has_a_config_that_resolves(name: str) -> None:
 )
 def test_course_networks_have_the_course_sizes(name: str, dims: InputDims, params: int) -> None:
     cfg = resolve_config(None, "data", load_yaml(COURSE / f"{name}.yaml"))
-    if cfg.representation.features is not None:
+    if cfg.representation.get("features") is not None:
         assert len(cfg.representation.features) == dims.particle_features
     if cfg.representation.name == "image":
         assert cfg.representation.image_bins == dims.image_bins

@@ -15,7 +15,7 @@ from typing import Any
 
 from jetlab.io import open_jets as open  # noqa: A001 - jetlab.api.open(path)
 
-__all__ = ["open", "generate", "merge", "info", "plot", "convert", "quickstart"]
+__all__ = ["open", "generate", "merge", "info", "plot", "convert", "train", "evaluate", "quickstart"]
 
 PathLike = str | os.PathLike[str]
 
@@ -33,6 +33,31 @@ def merge(sources: list[PathLike], out: PathLike | None = None) -> Path:
     from jetlab.generate.runner import merge as _merge
 
     return _merge(sources, out)
+
+
+def train(model: str, data: PathLike, out: PathLike, *, task: str = "classify", classes: str | None = None,
+          config: dict[str, Any] | None = None, resume: bool = False, **sections: Any) -> dict[str, Any]:
+    """Train registered ``model`` for registered ``task`` on ``data`` into run directory ``out``.
+
+    ``classes`` in the dataset's names (None: every class it holds); ``config`` a run config as from
+    ``--config`` YAML; ``sections`` override config sections, e.g. ``trainer={"epochs": 3}``.
+    """
+    from jetlab.tasks.config import resolve_config
+    from jetlab.tasks.train import train as _train
+
+    overrides = {k: dict(v) for k, v in sections.items()}
+    if classes is not None:
+        overrides.setdefault("data", {})["classes"] = classes
+    return _train(resolve_config(model, str(data), config, overrides, task=task), out, resume=resume)
+
+
+def evaluate(run: PathLike, data: PathLike | None = None, out: PathLike | None = None, **options: Any
+             ) -> dict[str, Any]:
+    """Evaluate ``run`` with its task's evaluation (classify: metrics.json, predictions, ROC)."""
+    from jetlab.tasks.registry import get_task
+    from jetlab.tasks.runfiles import load_run
+
+    return get_task(load_run(run).task).evaluator()(run, data, out, **options)
 
 
 def info(path: PathLike) -> dict[str, Any]:

@@ -75,12 +75,14 @@ def _add_training(sub: Any) -> None:
                        description="Train any registered model on any supported dataset. Config layers: the model's "
                                    "packaged YAML < --config < flags. RUN gets config.yaml, checkpoints, logs.")
     p.add_argument("--model", default=None, help="registry name (see 'jetlab models')")
-    p.add_argument("--task", choices=("classify", "generate"), default="classify",
-                   help="classify (default) or generate (train a jet generator)")
+    p.add_argument("--task", default="classify",
+                   help="a registered task: classify (default), generate (train a jet generator), anomaly")
     p.add_argument("--data", required=True, help="dataset (directory or file)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--config", default=None, help="YAML with model/hparams/representation/data/optim/trainer")
-    p.add_argument("--classes", default=None, help="g,q,w,z,t or binary t:g,q (default g,q,w,z,t)")
+    p.add_argument("--classes", default=None,
+                   help="classes in the dataset's own names: g,q,w,z,t or binary t:g,q (generated jets), "
+                        "top:qcd (Top Tagging), Hbb:QCD (JetClass); default: every class the dataset holds")
     p.add_argument("--epochs", type=_positive, default=None)
     p.add_argument("--batch-size", type=_positive, default=None)
     p.add_argument("--lr", type=float, default=None)

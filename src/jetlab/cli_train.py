@@ -83,6 +83,14 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
         res = sample(args.run, args.n, args.out, classes=args.classes, seed=args.seed)
         print(f"{res['out']}: {res['n']} jets of {','.join(res['classes'])} ({res['jets_per_s']:.0f} jets/s)")
     elif args.command == "evaluate":
+        from jetlab.tasks.registry import get_task
+        from jetlab.tasks.runfiles import load_run
+
+        task = load_run(args.run).task
+        if task != "classify":  # the run's own task evaluates it (anomaly: AUC and SIC per signal class)
+            res = get_task(task).evaluator()(args.run, args.data, args.out)
+            print(json.dumps({"model": res["model"], "task": task, "n_jets": res.get("n_jets")}, indent=1))
+            return 0
         from jetlab.tasks.evaluate import evaluate
 
         res = evaluate(args.run, args.data, args.out, split=args.split, backend=args.backend)

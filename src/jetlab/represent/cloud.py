@@ -18,7 +18,7 @@ from torch import Tensor
 from jetlab.errors import UsageError
 from jetlab.io.jets import Jets
 from jetlab.represent.registry import Representation, RepresentationConfig, register_representation
-from jetlab.represent.sequence import ParticleView, as_view, default_features, stack_features
+from jetlab.represent.sequence import PARTICLE_TYPES, ParticleView, as_view, default_features, stack_features
 
 __all__ = ["point_cloud", "relative_clouds", "four_momenta", "lorentz_scalars", "Particles"]
 
@@ -85,6 +85,11 @@ def lorentz_scalars(jets: Jets | ParticleView, max_particles: int | None = None)
     """
     view = as_view(jets, max_particles)
     n, p = view.mask.shape
+    if "charge" in view.names and "pdgid" not in view.names and set(PARTICLE_TYPES) <= set(view.names):
+        flags = [view.column(f) != 0 for f in PARTICLE_TYPES]  # stored flags (JetClass): e, μ, γ, h±, h0
+        out = np.stack([view.column("charge"), *flags], axis=-1).astype(np.float32)
+        out[~view.mask] = 0.0
+        return out
     if not {"charge", "pdgid"} <= set(view.names):
         return np.zeros((n, p, 0), np.float32)
     charge, pid = view.column("charge"), np.abs(view.column("pdgid")).astype(np.int64)

@@ -13,7 +13,11 @@ Named features (F columns, in the order requested):
 ``charge``                   electric charge (needs the ``charge`` column)
 ``is_electron`` ...          one-hot particle type from |pdgid| (needs ``pdgid``): electron (11),
                              muon (13), photon (22), charged hadron (π±, K±, p, Σ±, Ξ⁻, Ω⁻),
-                             neutral hadron (any other |pdgid| >= 100: K⁰_L, n, Λ, ...)
+                             neutral hadron (any other |pdgid| >= 100: K⁰_L, n, Λ, ...); a dataset
+                             that stores the flags themselves (JetClass) gives its stored columns
+``tanh_d0``, ``tanh_dz``     tanh of the transverse / longitudinal impact parameter (needs ``d0`` / ``dz``,
+                             JetClass's ``part_d0val`` / ``part_dzval``), as Particle Transformer feeds them
+``d0err``, ``dzerr``         their uncertainties clipped to [0, 1] (needs ``d0err`` / ``dzerr``)
 ``etarel``, ``phirel``,      the course's DeepSets / Set Transformer inputs (hls4ml definitions,
 ``pt``, ``e``, ``ptrel``,    :data:`COURSE7`): Δη, Δφ, pT, E, pT/pT_jet, E/E_jet, ΔR
 ``erel``, ``deltaR``
@@ -37,6 +41,7 @@ __all__ = [
     "FEATURES",
     "COURSE7",
     "PARTICLE_TYPES",
+    "IMPACT",
     "ParticleView",
     "as_view",
     "default_features",
@@ -151,7 +156,17 @@ _BUILDERS: dict[str, tuple[tuple[str, ...], Callable[[ParticleView], np.ndarray]
     "ptrel": ((), lambda v: v.ratio(v.pt, v.jet[:, 0])),
     "erel": ((), lambda v: v.ratio(v.e, v.jet_e)),
     "deltaR": ((), _dr),
+    "tanh_d0": (("d0",), lambda v: np.tanh(v.column("d0"))),
+    "tanh_dz": (("dz",), lambda v: np.tanh(v.column("dz"))),
+    "d0err": (("d0err",), lambda v: np.clip(v.column("d0err"), 0.0, 1.0)),
+    "dzerr": (("dzerr",), lambda v: np.clip(v.column("dzerr"), 0.0, 1.0)),
 }
+IMPACT: tuple[str, ...] = ("tanh_d0", "tanh_dz", "d0err", "dzerr")
+
+
+def _stored_flag(feature: str, names: Sequence[str]) -> bool:
+    """A particle-type feature the dataset stores as its own 0/1 column (and has no pdgid to derive it)."""
+    return feature in PARTICLE_TYPES and feature in names and "pdgid" not in names
 FEATURES: tuple[str, ...] = tuple(_BUILDERS)
 
 
@@ -167,8 +182,9 @@ def default_features(particle_names: Sequence[str]) -> tuple[str, ...]:
     names = ["log_pt", "log_e", "log_pt_rel", "log_e_rel", "deta", "dphi", "dr"]
     if "charge" in particle_names:
         names.append("charge")
-    if "pdgid" in particle_names:
+    if "pdgid" in particle_names or set(PARTICLE_TYPES) <= set(particle_names):
         names.extend(PARTICLE_TYPES)
+    names.extend(f for f in IMPACT if set(_BUILDERS[f][0]) <= set(particle_names))
     return tuple(names)
 
 
@@ -177,7 +193,8 @@ def check_features(features: Sequence[str], particle_names: Sequence[str]) -> No
     unknown = [f for f in features if f not in _BUILDERS]
     if unknown:
         raise FormatError(f"unknown particle features {unknown}; known: {', '.join(FEATURES)}")
-    lacking = [f for f in features if any(c not in particle_names for c in _BUILDERS[f][0])]
+    lacking = [f for f in features if not _stored_flag(f, particle_names)
+               and any(c not in particle_names for c in _BUILDERS[f][0])]
     if lacking:
         need = sorted({c for f in lacking for c in _BUILDERS[f][0] if c not in particle_names})
         raise FormatError(f"particle features {lacking} need columns {need}, missing in this dataset")
@@ -211,6 +228,6 @@ def stack_features(view: ParticleView, features: Sequence[str] | None = None) ->
     check_features(features, view.names)
     x = np.empty((*view.mask.shape, len(features)), np.float32)  # (N, P, F)
     for i, f in enumerate(features):
-        x[..., i] = _BUILDERS[f][1](view)  # (N, P), cast to float32
+        x[..., i] = view.column(f) if _stored_flag(f, view.names) else _BUILDERS[f][1](view)  # (N, P) -> float32
     x[~view.mask] = 0.0
     return x

@@ -11,6 +11,7 @@ import torch
 from jetlab.errors import UsageError
 from jetlab.io.atomic import atomic_savez
 from jetlab.tasks.anomaly import AnomalyDataModule, score_test_split, write_json
+from jetlab.tasks.compare import record_evaluation
 from jetlab.tasks.runfiles import load_builder, load_model, load_run
 
 __all__ = ["evaluate_anomaly"]
@@ -73,4 +74,5 @@ def evaluate_anomaly(run: str | Path, data: str | Path | None = None, out: str |
     atomic_savez(out / "scores.npz", **{k: v for k, v in res.items() if k != "jets_per_s"})
     result["plots"] = [str(p) for p in _plots(res, primary, background, by_kind[primary], out, model, dm)]
     write_json(out / "metrics.json", result)
+    record_evaluation(run, out)
     return result

@@ -1,4 +1,4 @@
-"""Run configuration: defaults <- the model's packaged YAML <- the user's ``--config`` <- CLI flags.
+"""Run configuration: defaults <- the model's registry entry (its ``recipe``) <- the user's ``--config`` <- CLI flags.
 
 A run's YAML has these sections::
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,9 @@ from jetlab.data.module import DataConfig
 from jetlab.errors import InputError, UsageError
 from jetlab.models import get_spec
 from jetlab.tasks.classify import LossConfig, OptimConfig
+from jetlab.tasks.registry import get_task
 
-__all__ = ["TrainerConfig", "RunConfig", "resolve_config", "load_yaml", "packaged_config"]
+__all__ = ["TrainerConfig", "RunConfig", "resolve_config", "load_yaml"]
 
 
 @dataclass(frozen=True)
@@ -117,12 +117,6 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return content
 
 
-def packaged_config(name: str) -> dict[str, Any]:
-    """The YAML shipped for model ``name`` (``jetlab/configs/models/<name>.yaml``), or {}."""
-    ref = resources.files("jetlab") / "configs" / "models" / f"{name}.yaml"
-    return load_yaml(Path(str(ref))) if ref.is_file() else {}
-
-
 def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> dict[str, Any]:
     out = dict(base)
     for key, value in update.items():
@@ -151,6 +145,7 @@ def resolve_config(model: str | None, data_path: str, user: dict[str, Any] | Non
     ``scheme``: the label scheme of the classes (a saved run's); None reads it from ``data_path``, so
     ``--classes`` is checked against the dataset's own names before anything is trained.
     """
+    get_task(task)  # an unknown task is a one-line error listing the known ones
     layers = _merge({}, user or {}, user_name)
     name = model or layers.get("model")
     if not name:
@@ -162,14 +157,15 @@ def resolve_config(model: str | None, data_path: str, user: dict[str, Any] | Non
 
         fits = ", ".join(s.name for s in list_models(task=task))
         raise UsageError(f"--model: {name!r} is a model for {spec.task!r}, not {task!r} (use one of: {fits})")
-    merged = _merge({"model": name, "representation": {"name": spec.representation}}, packaged_config(name),
-                    f"configs/models/{name}.yaml")
+    merged = _merge({"model": name, "representation": {"name": spec.representation}}, spec.recipe,
+                    f"the registry entry of {name!r}")
     merged = _merge(merged, {k: v for k, v in layers.items() if k != "model"}, user_name)
     merged = _merge(merged, overrides or {}, "command line")
     merged["model"] = name
     merged.pop("task", None)
     merged.pop("scheme", None)
-    if scheme is None:
+    checked = scheme is not None or Path(data_path).exists()  # a missing dataset fails when it is opened
+    if scheme is None and checked:
         from jetlab.io.source import open_source
 
         scheme = open_source(data_path).scheme
@@ -179,8 +175,9 @@ def resolve_config(model: str | None, data_path: str, user: dict[str, Any] | Non
                          f"the config asks for {rep['name']!r}")
     merged.setdefault("data", {})["path"] = str(data_path)
     rep = dict(merged.get("representation", {}))
-    cfg = RunConfig(model=name, hparams=dict(merged.get("hparams", {})), task=task, scheme=scheme,
+    cfg = RunConfig(model=name, hparams=dict(merged.get("hparams", {})), task=task, scheme=scheme or JETLAB,
                     representation=RepresentationConfig(rep.pop("name", spec.representation), **rep),
                     **{k: cls(**merged.get(k, {})) for k, cls in _SECTIONS.items() if k != "representation"})
-    cfg.selection  # validates the class selection early  # noqa: B018
+    if checked:
+        cfg.selection  # validates the class selection in the dataset's names, before anything runs  # noqa: B018
     return cfg

@@ -20,6 +20,7 @@ import numpy as np
 from jetlab.data.module import DataConfig, JetDataModule
 from jetlab.errors import UsageError
 from jetlab.io.atomic import atomic_savez, atomic_write_text
+from jetlab.tasks.compare import record_evaluation
 from jetlab.tasks.runfiles import load_builder, load_model, load_run
 
 __all__ = ["load_run", "load_model", "evaluate", "predict"]
@@ -84,6 +85,7 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
               "inference_jets_per_s": jets_per_s, "metrics": metrics, "roc": roc}
     atomic_savez(out / "predictions.npz", probs=probs, targets=targets, mass=mass, class_names=np.array(names))
     atomic_write_text(out / "metrics.json", json.dumps(result, indent=1))
+    record_evaluation(run, out)
     aucs = metrics.get("auc", {})
     plot_roc({n: (np.array(r["tpr"]), np.array(r["fpr"]), _auc_value(aucs, n)) for n, r in roc.items()},
              out / "roc.png", title=f"{cfg.model} — {Path(data_cfg.path).name}")

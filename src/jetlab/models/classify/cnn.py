@@ -144,14 +144,24 @@ class JetImageResNet(nn.Module):
         return self.out(self.drop(h))  # (B, n_classes)
 
 
-@register_model("cnn", family="cnn", representation="image", paper="arXiv:1511.05190",
+# CNN on 40x40 jet images (centred, rotated, flipped); the course uses 100x100: configs/course/cnn.yaml.
+@register_model("cnn",
+                recipe={"representation": {"image_bins": 40},
+                        "optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 128, "patience": 6}},
+                family="cnn", representation="image", paper="arXiv:1511.05190",
                 channels=(5, 3), kernels=(5, 3), pools=(5, 3), dropout=0.25, dense=(5,), activation="relu")
 def cnn(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Small CNN on jet images (course: conv 5@5×5 → pool 5, conv 3@3×3 → pool 3, dense 5)."""
     return JetImageCNN(dims.image_bins, n_classes, **hp)
 
 
-@register_model("resnet", family="cnn", representation="image", paper="arXiv:1512.03385",
+# CNN on 40x40 jet images (centred, rotated, flipped); the course uses 100x100: configs/course/cnn.yaml.
+@register_model("resnet",
+                recipe={"representation": {"image_bins": 40},
+                        "optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 128, "patience": 6}},
+                family="cnn", representation="image", paper="arXiv:1512.03385",
                 channels=(16, 32, 64), blocks=(1, 1, 1), dropout=0.0, activation="relu")
 def resnet(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Residual CNN on jet images: 3 stages of residual blocks, global average pooling."""

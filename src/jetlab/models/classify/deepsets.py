@@ -145,7 +145,12 @@ class EnergyFlowNetwork(nn.Module):
         return self.out(self.f(pooled))  # (B, n_classes)
 
 
-@register_model("deepsets", family="deepsets", representation="particles", symmetric=True,
+# Permutation-invariant set model on the 64 hardest constituents.
+@register_model("deepsets",
+                recipe={"representation": {"max_particles": 64},
+                        "optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 30, "batch_size": 256, "patience": 8}},
+                family="deepsets", representation="particles", symmetric=True,
                 paper="arXiv:1703.06114", phi=(32, 32, 32), rho=(16,), pool="mean", norm="batch",
                 activation="relu", dropout=0.0)
 def deepsets(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
@@ -153,14 +158,24 @@ def deepsets(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     return DeepSets(dims.particle_features, n_classes, **hp)
 
 
-@register_model("pfn", family="deepsets", representation="particles", symmetric=True, paper="arXiv:1810.05165",
+# Permutation-invariant set model on the 64 hardest constituents.
+@register_model("pfn",
+                recipe={"representation": {"max_particles": 64},
+                        "optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 30, "batch_size": 256, "patience": 8}},
+                family="deepsets", representation="particles", symmetric=True, paper="arXiv:1810.05165",
                 phi=(100, 100, 128), f=(100, 100, 100), norm="batch", activation="relu", dropout=0.0)
 def pfn(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Particle Flow Network: F(Σ_i Φ(x_i)) over all particle features."""
     return ParticleFlowNetwork(dims.particle_features, n_classes, **hp)
 
 
-@register_model("efn", family="deepsets", representation="particles", symmetric=True, paper="arXiv:1810.05165",
+# Permutation-invariant set model on the 64 hardest constituents.
+@register_model("efn",
+                recipe={"representation": {"max_particles": 64},
+                        "optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 30, "batch_size": 256, "patience": 8}},
+                family="deepsets", representation="particles", symmetric=True, paper="arXiv:1810.05165",
                 phi=(100, 100, 128), f=(100, 100, 100), activation="relu", dropout=0.0)
 def efn(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Energy Flow Network: F(Σ_i z_i Φ(Δη_i, Δφ_i)), IRC safe by construction."""

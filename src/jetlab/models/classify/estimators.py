@@ -231,7 +231,12 @@ class OneCut(Estimator):
         return self
 
 
-@register_model("bdt", family="bdt", representation="hlf", engine="fit", paper="LightGBM (Ke et al. 2017)",
+# Boosted decision trees (LightGBM) on the course's 16 high-level features, the same inputs as mlp.
+# Add N-subjettiness ratios with a --config holding:
+# representation: {name: hlf, hlf_names: [j_zlogz, ..., j_multiplicity, j_tau21_b1, j_tau32_b1]}
+# Trees are fitted in one call (no epochs): early stopping on the validation split picks the tree count.
+@register_model("bdt",
+                family="bdt", representation="hlf", engine="fit", paper="LightGBM (Ke et al. 2017)",
                 n_estimators=1000, learning_rate=0.05, num_leaves=31, max_depth=-1, min_child_samples=20,
                 subsample=0.8, colsample=0.8, l2=0.0, early_stopping=50, seed=0)
 def bdt(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
@@ -239,27 +244,40 @@ def bdt(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
     return BoostedTrees(n_classes, **hp)
 
 
-@register_model("efp_linear", family="linear", representation="efp", engine="fit", paper="arXiv:1712.07124",
+# Fisher linear discriminant on the 53 connected energy flow polynomials of degree <= 5 (beta = 1),
+# from the 64 hardest constituents (arXiv:1712.07124's linear baseline). Fitted in one call.
+@register_model("efp_linear",
+                recipe={"representation": {"efp_degree": 5, "efp_beta": 1.0, "max_particles": 64}},
+                family="linear", representation="efp", engine="fit", paper="arXiv:1712.07124",
                 method="fisher", log=False, C=1.0)
 def efp_linear(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
     """Fisher linear discriminant on energy flow polynomials (d ≤ 5): the EFP paper's linear baseline."""
     return LinearDiscriminant(n_classes, **hp)
 
 
-@register_model("cut_tau32", family="cut", representation="hlf", engine="fit", paper="arXiv:1011.2268",
+# One cut on tau32 = tau3/tau2 (beta = 1): the classic top tagger's substructure variable. Binary tasks only.
+@register_model("cut_tau32",
+                recipe={"representation": {"hlf_names": ("j_tau32_b1",)}},
+                family="cut", representation="hlf", engine="fit", paper="arXiv:1011.2268",
                 mode="auto")
 def cut_tau32(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
     """One cut on N-subjettiness τ32 (three-prong top jets have small τ32)."""
     return OneCut(n_classes, **hp)
 
 
-@register_model("cut_d2", family="cut", representation="hlf", engine="fit", paper="arXiv:1409.6298", mode="auto")
+# One cut on D2 (beta = 1) of the mMDT-groomed jet: the classic W/Z two-prong variable. Binary tasks only.
+@register_model("cut_d2",
+                recipe={"representation": {"hlf_names": ("j_d2_b1_mmdt",)}},
+                family="cut", representation="hlf", engine="fit", paper="arXiv:1409.6298", mode="auto")
 def cut_d2(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
     """One cut on the energy-correlation ratio D2 (two-prong W/Z jets have small D2)."""
     return OneCut(n_classes, **hp)
 
 
-@register_model("cut_mass", family="cut", representation="hlf", engine="fit", paper="arXiv:1307.0007",
+# A window in the mMDT-groomed jet mass, centred on the signal's median mass. Binary tasks only.
+@register_model("cut_mass",
+                recipe={"representation": {"hlf_names": ("j_mass_mmdt",)}},
+                family="cut", representation="hlf", engine="fit", paper="arXiv:1307.0007",
                 mode="window")
 def cut_mass(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
     """A groomed (mMDT) jet-mass window centred on the signal peak."""

@@ -108,21 +108,36 @@ class InteractionNetwork(nn.Module):
         return self.phi_c(o.sum(dim=1))  # (B, n_classes)
 
 
-@register_model("gcn", family="gnn", representation="graph", symmetric=True, paper="arXiv:1609.02907", params=13_727,
+# Graph network on the kNN particle graph (k = 16 in Δη-Δφ).
+@register_model("gcn",
+                recipe={"representation": {"max_particles": 64, "k": 16},
+                        "optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 128, "patience": 6}},
+                family="gnn", representation="graph", symmetric=True, paper="arXiv:1609.02907", params=13_727,
                 hidden=(64, 64, 64), fc=(64,), pool="mean", dropout=0.1)
 def gcn(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Graph convolutional network (GCNConv) on the kNN jet graph, mean-pooled per jet."""
     return GraphConvNet(dims.particle_features, n_classes, conv="gcn", **hp)
 
 
-@register_model("gat", family="gnn", representation="graph", symmetric=True, paper="arXiv:1710.10903", params=14_111,
+# Graph network on the kNN particle graph (k = 16 in Δη-Δφ).
+@register_model("gat",
+                recipe={"representation": {"max_particles": 64, "k": 16},
+                        "optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 128, "patience": 6}},
+                family="gnn", representation="graph", symmetric=True, paper="arXiv:1710.10903", params=14_111,
                 hidden=(64, 64, 64), heads=4, fc=(64,), pool="mean", dropout=0.1)
 def gat(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Graph attention network (GATConv, 4 heads concatenated) on the kNN jet graph, mean-pooled per jet."""
     return GraphConvNet(dims.particle_features, n_classes, conv="gat", **hp)
 
 
-@register_model("interaction_net", family="gnn", representation="particles", symmetric=True,
+# JEDI-net interaction network: all particle pairs, so the 32 hardest constituents.
+@register_model("interaction_net",
+                recipe={"representation": {"max_particles": 32},
+                        "optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 128, "patience": 6}},
+                family="gnn", representation="particles", symmetric=True,
                 paper="arXiv:1908.05318", edge_dims=(64, 32, 16), node_dims=(64, 32, 16), head_dims=(64, 32))
 def interaction_net(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """JEDI-net interaction network: edge MLP on all particle pairs, node MLP, sum over particles."""

@@ -53,7 +53,11 @@ class MLP(nn.Module):
         return self.out(h)  # (B, n_classes)
 
 
-@register_model("mlp", family="mlp", representation="hlf", paper="",
+# Dense network on the course's 16 high-level features.
+@register_model("mlp",
+                recipe={"optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 50, "batch_size": 128, "patience": 10}},
+                family="mlp", representation="hlf", paper="",
                 hidden=(40, 20, 10, 5), dropout=(0.25, 0.25, 0.25, 0.0), activation="relu")
 def mlp(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Dense network on high-level features (course: 16 → 40 → 20 → 10 → 5 → classes, dropout 0.25)."""

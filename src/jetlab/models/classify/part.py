@@ -207,7 +207,12 @@ class ParticleTransformer(nn.Module):
         return self.head(self.norm(c[:, 0]))  # (B, n_classes)
 
 
-@register_model("part", family="transformer", representation="particles", symmetric=True, paper="arXiv:2202.03772",
+# Particle Transformer with pairwise interaction features.
+@register_model("part",
+                recipe={"representation": {"max_particles": 64},
+                        "optim": {"optimizer": "adamw", "lr": 0.0005, "weight_decay": 0.01, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 128, "patience": 6, "gradient_clip": 1.0}},
+                family="transformer", representation="particles", symmetric=True, paper="arXiv:2202.03772",
                 embed_dims=(64, 64), pair_embed_dims=(32, 32), num_heads=4, num_layers=4, num_cls_layers=1,
                 ffn_ratio=4, dropout=0.1, attn_dropout=0.0, activation_dropout=0.0, **_EXTRAS_OFF)
 def part(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
@@ -215,7 +220,12 @@ def part(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     return ParticleTransformer(dims.particle_features, n_classes, **hp)
 
 
-@register_model("part_lite", family="transformer", representation="particles", symmetric=True,
+# Particle Transformer with pairwise interaction features.
+@register_model("part_lite",
+                recipe={"representation": {"max_particles": 64},
+                        "optim": {"optimizer": "adamw", "lr": 0.0005, "weight_decay": 0.01, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 128, "patience": 6, "gradient_clip": 1.0}},
+                family="transformer", representation="particles", symmetric=True,
                 paper="arXiv:2202.03772", embed_dims=(32, 32), pair_embed_dims=(16, 16), num_heads=4, num_layers=2,
                 num_cls_layers=1, ffn_ratio=2, dropout=0.1, attn_dropout=0.0, activation_dropout=0.0,
                 **_EXTRAS_OFF)

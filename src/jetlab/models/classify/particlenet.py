@@ -158,7 +158,12 @@ class ParticleNet(nn.Module):
         return self.head(pooled)  # (B, n_classes)
 
 
-@register_model("particlenet", family="gnn", representation="particles", symmetric=True,
+# ParticleNet: EdgeConv with dynamic kNN (the paper uses 100 particles, batch 384).
+@register_model("particlenet",
+                recipe={"representation": {"max_particles": 64},
+                        "optim": {"optimizer": "adamw", "lr": 0.001, "weight_decay": 0.0001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 128, "patience": 6}},
+                family="gnn", representation="particles", symmetric=True,
                 paper="arXiv:1902.08570", k=16, blocks=((64, 64, 64), (128, 128, 128), (256, 256, 256)),
                 fc=(256,), dropout=0.1, fusion=True)
 def particlenet(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
@@ -166,7 +171,12 @@ def particlenet(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     return ParticleNet(dims.particle_features, n_classes, **hp)
 
 
-@register_model("particlenet_lite", family="gnn", representation="particles", symmetric=True,
+# ParticleNet: EdgeConv with dynamic kNN (the paper uses 100 particles, batch 384).
+@register_model("particlenet_lite",
+                recipe={"representation": {"max_particles": 64},
+                        "optim": {"optimizer": "adamw", "lr": 0.001, "weight_decay": 0.0001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 128, "patience": 6}},
+                family="gnn", representation="particles", symmetric=True,
                 paper="arXiv:1902.08570", k=7, blocks=((32, 32, 32), (64, 64, 64)), fc=(128,), dropout=0.1,
                 fusion=True)
 def particlenet_lite(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:

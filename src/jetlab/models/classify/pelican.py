@@ -147,7 +147,13 @@ class Pelican(nn.Module):
         return torch.cat([total, trace], dim=-1) * weight.repeat(1, 2)  # (B, 2C)
 
 
-@register_model("pelican", family="lorentz", representation="particles", symmetric=True, paper="arXiv:2211.00454",
+# PELICAN on the pairwise Minkowski products of the 32 hardest constituents (+ charge/PID on the diagonal).
+# The (B, P, P, C) tensors make the cost grow as P²; raise max_particles to 64+ on a GPU.
+@register_model("pelican",
+                recipe={"representation": {"max_particles": 32},
+                        "optim": {"optimizer": "adamw", "lr": 0.002, "weight_decay": 0.0001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 128, "patience": 6, "gradient_clip": 1.0}},
+                family="lorentz", representation="particles", symmetric=True, paper="arXiv:2211.00454",
                 embed=8, width=16, n_layers=3, decoder=32, scale=1.0, activation="leaky_relu", dropout=0.0,
                 beams=False)
 def pelican(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:

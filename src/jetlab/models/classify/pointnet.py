@@ -53,7 +53,12 @@ class PointNet(nn.Module):
         return self.out(self.head(g))  # (B, n_classes)
 
 
-@register_model("pointnet", family="pointnet", representation="particles", symmetric=True,
+# Permutation-invariant set model on the 64 hardest constituents.
+@register_model("pointnet",
+                recipe={"representation": {"max_particles": 64},
+                        "optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 30, "batch_size": 256, "patience": 8}},
+                family="pointnet", representation="particles", symmetric=True,
                 paper="arXiv:1612.00593", widths=(64, 128, 256), head=(128, 64), dropout=0.3, activation="relu")
 def pointnet(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """PointNet: shared per-particle MLP with masked BN, masked max pooling, MLP head."""

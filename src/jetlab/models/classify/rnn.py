@@ -132,14 +132,24 @@ _RNN_DEFAULTS = dict(hidden=40, layers=1, bidirectional=False, dropout=0.25, hea
                      head_dropout=(0.25, 0.25, 0.0), activation="relu")
 
 
-@register_model("gru", family="rnn", representation="particles", symmetric=False, paper="arXiv:1406.1078",
+# Recurrent network on the 64 hardest constituents, pT-ordered.
+@register_model("gru",
+                recipe={"representation": {"max_particles": 64},
+                        "optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 256, "patience": 6, "gradient_clip": 1.0}},
+                family="rnn", representation="particles", symmetric=False, paper="arXiv:1406.1078",
                 **_RNN_DEFAULTS)
 def gru(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """GRU over pT-ordered constituents (course: GRU 40 → dense 20 → 10 → 5, dropout 0.25)."""
     return RecurrentTagger(dims.particle_features, n_classes, cell="gru", **hp)
 
 
-@register_model("lstm", family="rnn", representation="particles", symmetric=False, paper="arXiv:1711.09059",
+# Recurrent network on the 64 hardest constituents, pT-ordered.
+@register_model("lstm",
+                recipe={"representation": {"max_particles": 64},
+                        "optim": {"lr": 0.001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 256, "patience": 6, "gradient_clip": 1.0}},
+                family="rnn", representation="particles", symmetric=False, paper="arXiv:1711.09059",
                 **_RNN_DEFAULTS)
 def lstm(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """LSTM over pT-ordered constituents (same head as the course GRU)."""

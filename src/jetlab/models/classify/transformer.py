@@ -71,7 +71,12 @@ class SetTransformer(nn.Module):
         return self.head(self.norm(pooled.flatten(1)))  # (B, n_classes)
 
 
-@register_model("set_transformer", family="transformer", representation="particles", symmetric=True,
+# Set Transformer (MAB blocks, pooling by multi-head attention).
+@register_model("set_transformer",
+                recipe={"representation": {"max_particles": 64},
+                        "optim": {"optimizer": "adamw", "lr": 0.0005, "weight_decay": 0.0001, "scheduler": "plateau"},
+                        "trainer": {"epochs": 20, "batch_size": 128, "patience": 6, "gradient_clip": 1.0}},
+                family="transformer", representation="particles", symmetric=True,
                 paper="arXiv:1810.00825", dim=64, heads=8, ff=128, blocks=3, seeds=1, head=(64, 64, 16))
 def set_transformer(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Set Transformer: 3 self-attention blocks (8 heads, dim 64), one-seed attention pooling, dense head."""

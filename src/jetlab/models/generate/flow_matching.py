@@ -144,7 +144,12 @@ class FlowMatching(CloudGenerator):
         return {"x": self.destandardize(x1, mask), "mask": mask}
 
 
-@register_model("flow_matching", family="generative", representation="particles", task="generate",
+# Generator of particle clouds: the 30 hardest constituents as (Δη, Δφ, pT/pT_jet), JetNet-style.
+@register_model("flow_matching",
+                recipe={"representation": {"features": ("etarel", "phirel", "ptrel"), "max_particles": 30},
+                        "optim": {"lr": 0.001, "scheduler": "none"},
+                        "trainer": {"epochs": 30, "batch_size": 256}},
+                family="generative", representation="particles", task="generate",
                 paper="arXiv:2210.02747", dim=64, heads=4, layers=3, ff=128, steps=20, solver="euler")
 def flow_matching(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Class-conditional flow matching on particle clouds; equivariant transformer, Euler/midpoint ODE sampler."""

@@ -278,7 +278,12 @@ class HLFFlow(Generator):
         return {"x": dist.transform.inv(u)}  # (n, H)
 
 
-@register_model("vae_gen", family="generative", representation="particles", task="generate",
+# Generator of particle clouds: the 30 hardest constituents as (Δη, Δφ, pT/pT_jet), JetNet-style.
+@register_model("vae_gen",
+                recipe={"representation": {"features": ("etarel", "phirel", "ptrel"), "max_particles": 30},
+                        "optim": {"lr": 0.001, "scheduler": "none"},
+                        "trainer": {"epochs": 30, "batch_size": 256}},
+                family="generative", representation="particles", task="generate",
                 paper="arXiv:1312.6114", phi=(64, 64), decoder=(128, 128), latent=16, embed=8, beta=0.01,
                 recon="chamfer", activation="gelu")
 def vae_gen(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
@@ -286,7 +291,10 @@ def vae_gen(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     return SetVAE(n_classes, dims.particle_features, dims.max_particles, **hp)
 
 
-@register_model("flow", family="generative", representation="hlf", task="generate", paper="arXiv:1906.04032",
+# Normalizing flow on the standardized high-level features, conditional on the class.
+@register_model("flow",
+                recipe={"optim": {"lr": 0.001, "scheduler": "plateau"}, "trainer": {"epochs": 30, "batch_size": 256}},
+                family="generative", representation="hlf", task="generate", paper="arXiv:1906.04032",
                 transform="nsf", transforms=3, hidden=(64, 64), bins=8)
 def flow(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Class-conditional neural spline flow (zuko; or MAF) on high-level features; loss −log p(x | c)."""

@@ -170,7 +170,12 @@ class SetGAN(CloudGenerator):
         return {"x": self.destandardize(self.generate(labels, mask, generator), mask), "mask": mask}
 
 
-@register_model("gan", family="generative", representation="particles", task="generate", paper="arXiv:2301.08128",
+# Generator of particle clouds: the 30 hardest constituents as (Δη, Δφ, pT/pT_jet), JetNet-style.
+@register_model("gan",
+                recipe={"representation": {"features": ("etarel", "phirel", "ptrel"), "max_particles": 30},
+                        "optim": {"lr": 0.0002, "scheduler": "none"},
+                        "trainer": {"epochs": 30, "batch_size": 256}},
+                family="generative", representation="particles", task="generate", paper="arXiv:2301.08128",
                 local=32, glob=16, hidden=64, layers=3, disc_layers=2)
 def gan(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Class-conditional EPiC set GAN; spectral-norm projection discriminator, non-saturating loss."""
