@@ -287,8 +287,10 @@ class JetDataModule(L.LightningDataModule):
     # ------------------------------------------------------------------ loaders
     def _stream(self, split: str, shuffle: bool) -> StreamDataset:
         assert self._source is not None
-        world = self.trainer.world_size if self._trainer is not None else 1
-        n_batches = self.split_size(split) // (self.batch_size * world) if shuffle else None
+        trainer = getattr(self, "trainer", None)
+        world = trainer.world_size if trainer is not None else 1
+        # every rank the same number of full batches (DDP waits for the slowest); at least one
+        n_batches = max(1, -(-self.split_size(split) // (self.batch_size * world))) if shuffle else None
         return StreamDataset(self._source, split, (self.config.val_fraction, self.config.test_fraction),
                              self.config.split_seed, lambda labels: self.split_targets(split, labels), self.builder,
                              self.batch_size, self.config.chunk_size, shuffle, self.config.shuffle_buffer,
