@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,7 +106,7 @@ def test_bad_inputs_raise(kwargs: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------- plots
-def test_anomaly_plots_write_pngs(tmp_path) -> None:  # noqa: ANN001
+def test_anomaly_plots_write_pngs(tmp_path: Path) -> None:
     from jetlab.report.anomaly_plots import plot_image_examples, plot_latent, plot_score_distributions, plot_sic
 
     rng = np.random.default_rng(3)

@@ -143,7 +143,8 @@ def test_principal_rotation_of_a_line() -> None:
     np.testing.assert_allclose(np.abs(etarot), np.sqrt(2) * np.abs(t))
 
 
-def test_failed_write_leaves_nothing(fake_helpers: dict[str, int], tmp_path: Path, monkeypatch) -> None:
+def test_failed_write_leaves_nothing(fake_helpers: dict[str, int], tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(jets: Jets, bins: int, extent: float, **options: bool) -> np.ndarray:
         raise RuntimeError("image failed")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,7 +260,7 @@ def test_sculpting_with_no_background_passing() -> None:
     assert m["jsd_floor"] is None and m["jsd_floor_std"] is None and m["inv_jsd_floor"] is None
 
 
-def test_mass_sculpting_plot_is_png(tmp_path) -> None:  # noqa: ANN001
+def test_mass_sculpting_plot_is_png(tmp_path: Path) -> None:
     from jetlab.report.anomaly_plots import plot_mass_sculpting
 
     rng = np.random.default_rng(7)
@@ -268,7 +269,7 @@ def test_mass_sculpting_plot_is_png(tmp_path) -> None:  # noqa: ANN001
     assert path.read_bytes()[:8] == PNG
 
 
-def test_pareto_front_and_plot(tmp_path) -> None:  # noqa: ANN001
+def test_pareto_front_and_plot(tmp_path: Path) -> None:
     from jetlab.report.decorrelation_plots import pareto_indices, plot_pareto
 
     assert pareto_indices([1.0, 2.0, 3.0, 2.5, 1.0], [5.0, 4.0, 1.0, 3.0, 4.0]) == [0, 1, 3, 2]

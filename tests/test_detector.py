@@ -33,7 +33,7 @@ def batch(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, pdgid: float, charge
                       _truth())
 
 
-def _fit(energies: list[float], sigmas: list[float], basis: list) -> np.ndarray:  # noqa: ANN001
+def _fit(energies: list[float], sigmas: list[float], basis: list) -> np.ndarray:
     """Least squares of σ² = Σ c_k² f_k(E): returns the c_k."""
     a = np.array([[f(e) for f in basis] for e in energies])
     return np.sqrt(np.linalg.lstsq(a, np.square(sigmas), rcond=None)[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import numpy as np
 import pytest
@@ -79,7 +80,7 @@ def test_photon_showers_start_deeper_than_positrons() -> None:
 
 
 # ------------------------------------------------------------------------------------------ radial
-def _published_containment(sampling, energy: float, radius: float) -> float:
+def _published_containment(sampling: Any, energy: float, radius: float) -> float:
     """∫ f(t) [p r²/(r²+R_C²) + (1-p) r²/(r²+R_T²)] dt at the mean profile, constants of hep-ex/0001020."""
     z, fs, ehat = sampling.z_eff, sampling.sampling_frequency, sampling.ehat
     ln_y, ln_e = math.log(energy / sampling.critical_eff_gev), math.log(energy)

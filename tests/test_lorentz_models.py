@@ -8,6 +8,8 @@ amplified by the cancellation in <p_i, p_j> of near-collinear massless particles
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -75,7 +77,7 @@ def tev_jets(n: int = 8, seed: int = 0) -> Jets:
     return jets
 
 
-def build(name: str, dims_scalars: int = 6, seed: int = 0, **hp) -> torch.nn.Module:
+def build(name: str, dims_scalars: int = 6, seed: int = 0, **hp: Any) -> torch.nn.Module:
     from jetlab.models.registry import InputDims
 
     torch.manual_seed(seed)

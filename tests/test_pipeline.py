@@ -13,7 +13,7 @@ from jetlab.represent import graph as graph_module
 from tests.conftest import make_jets
 
 
-def test_particles_batch_matches_separate_builders_and_trimming():
+def test_particles_batch_matches_separate_builders_and_trimming() -> None:
     jets = make_jets(20, 30, seed=3)
     builder = BatchBuilder(RepresentationConfig(name="particles", max_particles=12)).fit(jets)
     batch = builder(jets)
@@ -30,7 +30,7 @@ def test_particles_batch_matches_separate_builders_and_trimming():
     assert image.trim(jets) is jets  # images read every slot
 
 
-def test_knn_ties_in_slot_order():
+def test_knn_ties_in_slot_order() -> None:
     # particle 0 at the centre; 1, 2, 3 all at distance 0.1 from it
     pts = torch.tensor([[[0.0, 0.0], [0.1, 0.0], [-0.1, 0.0], [0.0, 0.1], [0.5, 0.5]]])
     mask = torch.ones(1, 5, dtype=torch.bool)
@@ -38,7 +38,7 @@ def test_knn_ties_in_slot_order():
     assert knn_indices(pts.flip(1), mask, k=2)[0, 4].tolist() == [1, 2]  # centre now in slot 4
 
 
-def test_knn_numpy_and_torch_paths_agree(monkeypatch):
+def test_knn_numpy_and_torch_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     pts, _, mask = (torch.from_numpy(a) for a in point_cloud(make_jets(30, 25, seed=8)))
     fast = knn_indices(pts, mask, 6)
     monkeypatch.setattr(graph_module, "_numpy_ok", lambda points: False)  # the GPU / export path
@@ -46,7 +46,7 @@ def test_knn_numpy_and_torch_paths_agree(monkeypatch):
     assert torch.equal(knn_indices(pts, mask, 40), knn_indices(pts.double(), mask, 40))
 
 
-def test_graph_batch_from_arrays_or_tensors():
+def test_graph_batch_from_arrays_or_tensors() -> None:
     pytest.importorskip("torch_geometric")
     pts, x, mask = point_cloud(make_jets(6, 10, seed=5))
     a = graph_module.to_pyg(pts, x, mask, k=3)
@@ -55,7 +55,7 @@ def test_graph_batch_from_arrays_or_tensors():
         assert torch.equal(getattr(a, key), getattr(b, key)) and getattr(a, key).dtype == getattr(b, key).dtype
 
 
-def test_default_workers_without_cuda(monkeypatch):
+def test_default_workers_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert default_workers() == 0
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from jetlab.classes import CLASS_TITLES, CLASSES
+from jetlab.io.jets import Jets
 from jetlab.report.plots import hlf_to_plot, plot_dataset, shared_bins
 from jetlab.report.style import CLASS_COLORS, CLASS_LABELS, feature_label, new_figure, save
 from jetlab.report.summary import format_summary, summarize
@@ -20,7 +21,7 @@ from tests.conftest import make_jets
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def fake_jet_images(jets, bins: int = 32, extent: float = 0.8) -> np.ndarray:
+def fake_jet_images(jets: Jets, bins: int = 32, extent: float = 0.8) -> np.ndarray:
     """Stand-in for jetlab.represent.image.jet_images: (N, 1, B, B) pT fractions, [i_eta, i_phi]."""
     pt, m = jets.particle("pt"), jets.mask                                    # (N, P)
     deta = jets.particle("eta") - jets.jet[:, 1:2]
@@ -39,7 +40,7 @@ def stub_images(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """Replace jetlab.represent.image by a stub module; returns the list of calls it received."""
     calls: list[dict] = []
 
-    def jet_images(jets, bins=32, extent=0.8, **preprocessing):
+    def jet_images(jets: Jets, bins: int = 32, extent: float = 0.8, **preprocessing: bool) -> np.ndarray:
         calls.append({"n": len(jets), "bins": bins, "extent": extent, **preprocessing})
         return fake_jet_images(jets, bins, extent)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -29,7 +32,8 @@ from jetlab.schema import HLF16, KINEMATIC_FEATURES, PARTICLE_FEATURES
 from tests.conftest import make_jets
 
 
-def tiny_jets(pt, eta, phi, jet_eta=0.0, jet_phi=0.0, pdgid=None, counts=None) -> Jets:
+def tiny_jets(pt: Any, eta: Any, phi: Any, jet_eta: float = 0.0, jet_phi: float = 0.0, pdgid: Any = None,
+              counts: Any = None) -> Jets:
     """Jets from (N, P) particle pt/eta/phi lists; massless particles; jet axis given explicitly."""
     pt, eta, phi = (np.atleast_2d(np.asarray(a, np.float64)) for a in (pt, eta, phi))
     n, p = pt.shape
@@ -64,7 +68,7 @@ def _center_of(i: int, bins: int = 16, extent: float = 0.8) -> float:
     return -extent + (i + 0.5) * 2 * extent / bins
 
 
-def test_image_pixel_and_pt_fraction():
+def test_image_pixel_and_pt_fraction() -> None:
     deta, dphi = _center_of(10), _center_of(3)
     j = tiny_jets([[30.0, 10.0]], [[0.3 + deta, 0.3]], [[1.0 + dphi, 1.0]], jet_eta=0.3, jet_phi=1.0)
     img = jet_images(j, bins=16, extent=0.8, center=False)
@@ -76,7 +80,7 @@ def test_image_pixel_and_pt_fraction():
     assert raw[0, 0, 10, 3] == pytest.approx(30.0)
 
 
-def test_image_dphi_wraps_across_pi():
+def test_image_dphi_wraps_across_pi() -> None:
     j = tiny_jets([[5.0]], [[0.0]], [[-np.pi + 0.1]], jet_phi=np.pi - 0.05)  # Δφ = +0.15
     img = jet_images(j, bins=16, extent=0.8, center=False)
     assert img[0, 0, 8, 9] == pytest.approx(1.0)
@@ -84,7 +88,7 @@ def test_image_dphi_wraps_across_pi():
     assert x[0, 0, 0] == pytest.approx(0.15, abs=1e-5)
 
 
-def test_image_rotation_makes_principal_axis_vertical():
+def test_image_rotation_makes_principal_axis_vertical() -> None:
     t = np.linspace(-0.3, 0.3, 7)
     j = tiny_jets([np.full(7, 10.0)], [0.5 + t], [0.2 + 0.5 * t], jet_eta=0.5, jet_phi=0.2)
     img = jet_images(j, bins=15, extent=0.8, rotate=True)  # odd bins: the central column holds Δφ = 0
@@ -92,7 +96,7 @@ def test_image_rotation_makes_principal_axis_vertical():
     assert col[7] == pytest.approx(1.0) and np.count_nonzero(img[0, 0].sum(axis=1)) >= 5
 
 
-def test_rotate_coords_diagonalizes_inertia():
+def test_rotate_coords_diagonalizes_inertia() -> None:
     j = make_jets(40, 25, seed=3)
     x, y = (np.where(j.mask, j.particle(c), 0) for c in ("eta", "phi"))
     x, y = x - j.jet[:, 1:2], y - j.jet[:, 2:3]
@@ -102,7 +106,7 @@ def test_rotate_coords_diagonalizes_inertia():
     assert ((w * u * u).sum(1) >= (w * v * v).sum(1) - 1e-6).all()
 
 
-def test_flip_puts_harder_half_top_right():
+def test_flip_puts_harder_half_top_right() -> None:
     j = make_jets(40, 25, seed=4)
     img = jet_images(j, bins=20, extent=3.0, rotate=True, flip=True)[:, 0]  # all particles inside
     assert (img[:, 10:].sum((1, 2)) >= img[:, :10].sum((1, 2)) - 1e-6).all()  # Δη > 0 rows
@@ -111,7 +115,7 @@ def test_flip_puts_harder_half_top_right():
     assert x.tolist() == [[1.0, -0.5]] and y.tolist() == [[0.2, -0.1]]
 
 
-def test_image_empty_jet_and_centering():
+def test_image_empty_jet_and_centering() -> None:
     j = tiny_jets([[4.0, 4.0], [0.0, 0.0]], [[0.05, 0.35], [0.0, 0.0]], [[0.0, 0.0]] * 2, counts=[2, 0])
     img = jet_images(j, bins=16, extent=0.8)
     assert not img[1].any() and np.isfinite(img).all()
@@ -120,14 +124,14 @@ def test_image_empty_jet_and_centering():
 
 # ----------------------------------------------------------------------------- symmetries
 @pytest.mark.parametrize("options", [{}, {"rotate": True, "flip": True}])
-def test_image_padding_and_permutation_invariant(options):
+def test_image_padding_and_permutation_invariant(options: dict[str, bool]) -> None:
     j = make_jets(30, 20, seed=5)
     ref = jet_images(j, bins=32, **options)
     assert np.allclose(jet_images(pad_slots(j, 7), bins=32, **options), ref, atol=1e-6)  # summation order
     assert np.allclose(jet_images(permute_real(j, 1)[0], bins=32, **options), ref, atol=1e-6)
 
 
-def test_sequence_padding_and_permutation():
+def test_sequence_padding_and_permutation() -> None:
     j = make_jets(30, 20, seed=6)
     x, mask = particle_features(j)
     xp, mp = particle_features(pad_slots(j, 5))
@@ -138,7 +142,7 @@ def test_sequence_padding_and_permutation():
     assert np.array_equal(mq, mask)
 
 
-def test_cloud_padding_invariant():
+def test_cloud_padding_invariant() -> None:
     j = make_jets(20, 15, seed=7)
     pts, x, mask = point_cloud(j)
     pts2, x2, mask2 = point_cloud(pad_slots(j, 4))
@@ -147,7 +151,7 @@ def test_cloud_padding_invariant():
 
 
 # ----------------------------------------------------------------------------- sequence features
-def test_sequence_values_mask_and_padding():
+def test_sequence_values_mask_and_padding() -> None:
     j = make_jets(25, 20, seed=8)
     x, mask = particle_features(j, ["log_pt_rel", "deta", "dr", "charge"])
     assert x.shape == (25, 20, 4) and x.dtype == np.float32 and mask.dtype == bool
@@ -158,7 +162,7 @@ def test_sequence_values_mask_and_padding():
     assert (x[..., 2] >= 0).all() and np.array_equal(x[..., 3], np.where(mask, j.particle("charge"), 0))
 
 
-def test_course7_definitions():
+def test_course7_definitions() -> None:
     j = make_jets(10, 12, seed=9)
     x, mask = particle_features(j, COURSE7)
     etarel, phirel, pt, e, ptrel, erel, dr = np.moveaxis(x, -1, 0)
@@ -170,7 +174,7 @@ def test_course7_definitions():
     assert np.allclose(erel.sum(1), np.where(mask, j.particle("E"), 0).sum(1) / jet_e, rtol=1e-4)
 
 
-def test_log_guard_and_particle_types():
+def test_log_guard_and_particle_types() -> None:
     pdg = [[11, -13, 22, 211, -321, 2212, 130, 2112]]
     j = tiny_jets([[0.0] + [1.0] * 7], [np.zeros(8)], [np.zeros(8)], pdgid=pdg)
     x, _ = particle_features(j, ["log_pt", "log_e", "log_pt_rel", "is_electron", "is_muon", "is_photon",
@@ -180,7 +184,7 @@ def test_log_guard_and_particle_types():
     assert onehot == [0, 1, 2, 3, 3, 3, 4, 4] and (x[0, :, 3:].sum(1) == 1).all()
 
 
-def test_missing_columns_and_default_features():
+def test_missing_columns_and_default_features() -> None:
     j = make_jets(5, 8)
     kin = [PARTICLE_FEATURES.index(c) for c in KINEMATIC_FEATURES]
     from dataclasses import replace
@@ -197,7 +201,7 @@ def test_missing_columns_and_default_features():
         particle_features(j, ["nonsense"])
 
 
-def test_max_particles_truncates_and_pads():
+def test_max_particles_truncates_and_pads() -> None:
     j = make_jets(20, 15, seed=10)
     x, mask = particle_features(j, max_particles=6)
     assert x.shape[1] == 6 and np.array_equal(mask.sum(1), np.minimum(j.n_particles, 6))
@@ -206,7 +210,7 @@ def test_max_particles_truncates_and_pads():
     assert x2.shape[1] == 40 and not x2[:, 15:].any() and np.array_equal(mask2.sum(1), j.n_particles)
 
 
-def test_four_momenta():
+def test_four_momenta() -> None:
     j = make_jets(10, 12, seed=11)
     p4 = four_momenta(j)
     assert p4.shape == (10, 12, 4) and p4.dtype == np.float32 and not p4[~j.mask].any()
@@ -232,7 +236,7 @@ def knn_reference(points: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("k", [1, 5, 40])
-def test_knn_matches_brute_force(k):
+def test_knn_matches_brute_force(k: int) -> None:
     pts, _, mask = point_cloud(make_jets(25, 30, seed=12))
     pts[3, :2, 1] = [np.pi - 0.01, -np.pi + 0.01]  # neighbours across the ±π seam
     got = knn_indices(torch.from_numpy(pts), torch.from_numpy(mask), k)
@@ -241,7 +245,7 @@ def test_knn_matches_brute_force(k):
     assert got[3, 0, 0] == 1
 
 
-def test_knn_padding_invariant_and_empty():
+def test_knn_padding_invariant_and_empty() -> None:
     pts, _, mask = point_cloud(make_jets(10, 12, seed=16))
     ref = knn_indices(torch.from_numpy(pts), torch.from_numpy(mask), 4)
     pts2, _, mask2 = point_cloud(pad_slots(make_jets(10, 12, seed=16), 6))
@@ -254,7 +258,7 @@ def test_knn_padding_invariant_and_empty():
     assert g.num_nodes == 0 and g.num_graphs == 2 and g.edge_index.shape == (2, 0)
 
 
-def test_to_pyg_nodes_and_edges():
+def test_to_pyg_nodes_and_edges() -> None:
     pytest.importorskip("torch_geometric")
     j = make_jets(12, 10, seed=13)
     j.n_particles[4] = 0
@@ -274,7 +278,7 @@ def test_to_pyg_nodes_and_edges():
     assert torch.equal(ex.edge_index[0], nbr.flatten()) and torch.equal(ex.x, x[7][mask[7]])
 
 
-def test_jet_graphs_and_fully_connected():
+def test_jet_graphs_and_fully_connected() -> None:
     pytest.importorskip("torch_geometric")
     j = make_jets(8, 10, seed=14)
     g = jet_graphs(j, k=3)
@@ -287,7 +291,7 @@ def test_jet_graphs_and_fully_connected():
 
 
 # ----------------------------------------------------------------------------- high-level features
-def test_hlf_scaler_standardizes_and_round_trips(tmp_path):
+def test_hlf_scaler_standardizes_and_round_trips(tmp_path: Path) -> None:
     j = make_jets(200, 5, seed=15)
     j.hlf[:, j.hlf_names.index("j_zlogz")] = 3.0  # a constant feature: std guarded
     scaler = HLFScaler.fit(j)
@@ -301,7 +305,7 @@ def test_hlf_scaler_standardizes_and_round_trips(tmp_path):
     assert np.array_equal(HLFScaler.from_dict(scaler.to_dict()).transform(j[:7]), z[:7])
 
 
-def test_hlf_errors(tmp_path):
+def test_hlf_errors(tmp_path: Path) -> None:
     j = make_jets(5, 5)
     with pytest.raises(FormatError, match="j_nope"):
         hlf_matrix(j, ["j_zlogz", "j_nope"])
@@ -312,7 +316,7 @@ def test_hlf_errors(tmp_path):
     assert np.array_equal(hlf_matrix(j, ["j_mass_mmdt"])[:, 0], j.feature("j_mass_mmdt"))
 
 
-def test_registry():
+def test_registry() -> None:
     assert set(REPRESENTATIONS) == {"hlf", "image", "sequence", "cloud", "graph", "efp"}
     j = make_jets(4, 6)
     assert REPRESENTATIONS["image"](j, bins=8).shape == (4, 1, 8, 8)

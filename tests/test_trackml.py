@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -179,7 +181,7 @@ def test_binned_fraction_and_selection() -> None:
 # -- reader and writer -----------------------------------------------------------------------------------
 
 
-def test_round_trip(tmp_path) -> None:
+def test_round_trip(tmp_path: Path) -> None:
     ev = make_event(5)
     n = len(ev["hits"]["hit_id"])
     ev["cells"] = {"hit_id": ev["hits"]["hit_id"], "ch0": np.arange(n), "ch1": np.arange(n) * 2,
@@ -200,7 +202,7 @@ def test_round_trip(tmp_path) -> None:
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_reads_hand_written_public_layout(tmp_path) -> None:
+def test_reads_hand_written_public_layout(tmp_path: Path) -> None:
     (tmp_path / "event000001000-hits.csv").write_text(
         "hit_id,x,y,z,volume_id,layer_id,module_id\n"
         "1,-64.4099,-7.1637,-1502.5,7,2,1\n"
@@ -243,7 +245,7 @@ BAD_CASES = {  # part to edit, the edit, the message expected
 }
 
 
-def _write_small(tmp_path) -> None:
+def _write_small(tmp_path: Path) -> None:
     hits = {"hit_id": np.array([1, 2, 3]), "x": np.array([1., 2, 3]), "y": np.zeros(3), "z": np.zeros(3),
             "volume_id": np.array([8, 8, 8]), "layer_id": np.array([2, 4, 6]), "module_id": np.array([1, 1, 1])}
     particles = {"particle_id": np.array([1001, 1002]), "vx": np.zeros(2), "vy": np.zeros(2), "vz": np.zeros(2),
@@ -256,7 +258,7 @@ def _write_small(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_one_line_error_naming_the_file(tmp_path, case: str) -> None:
+def test_bad_input_one_line_error_naming_the_file(tmp_path: Path, case: str) -> None:
     _write_small(tmp_path)
     part, edit, message = BAD_CASES[case]
     path = event_path(tmp_path, 7, part)
@@ -267,7 +269,7 @@ def test_bad_input_one_line_error_naming_the_file(tmp_path, case: str) -> None:
     assert "\n" not in text and "event000000007-" in text
 
 
-def test_missing_file_and_directory(tmp_path) -> None:
+def test_missing_file_and_directory(tmp_path: Path) -> None:
     _write_small(tmp_path)
     event_path(tmp_path, 7, "truth").unlink()
     with pytest.raises(InputError, match="event000000007-truth.csv: no such file"):

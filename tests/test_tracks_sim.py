@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import glob
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("acts")
 
-from jetlab.errors import FormatError, UsageError  # noqa: E402
-from jetlab.generate.tracking import generic_detector, reconstruct_ckf, simulate_events  # noqa: E402
-from jetlab.generate.tracking.acts_chain import decode_particle_id  # noqa: E402
-from jetlab.io.trackml import check_event, read_event, write_event  # noqa: E402
-from jetlab.metrics.trackml import match_tracks, select_particles, tracking_rates, trackml_score  # noqa: E402
+from jetlab.errors import FormatError, UsageError
+from jetlab.generate.tracking import generic_detector, reconstruct_ckf, simulate_events
+from jetlab.generate.tracking.acts_chain import decode_particle_id
+from jetlab.io.trackml import check_event, read_event, write_event
+from jetlab.metrics.trackml import match_tracks, select_particles, tracking_rates, trackml_score
 
 GENERIC_VOLUMES = {7, 8, 9, 12, 13, 14, 16, 17, 18}
 PARTS = ("hits", "particles", "truth")
@@ -60,7 +61,8 @@ def test_hits_on_the_generic_detector_with_truth(events: list[dict]) -> None:
     assert max(decode_particle_id(ev["particles"]["particle_id"])["vertexPrimary"].max() for ev in events) > 1
 
 
-def test_deterministic_per_seed_and_independent_of_the_shard(events: list[dict], tmp_path, monkeypatch) -> None:
+def test_deterministic_per_seed_and_independent_of_the_shard(events: list[dict], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     again = simulate_events(n_events=1, pileup=2, hard="ttbar", pt_min=0.1, seed=11, first_event=1)
     assert not list(tmp_path.iterdir())  # nothing written to the working directory
@@ -83,7 +85,7 @@ def test_ckf_efficiency_fake_rate_and_score(events: list[dict], tracks: list) ->
     assert n > 20 and found / n > 0.9  # measured 1.0 (99 % on 6 events at pileup 10)
 
 
-def test_reconstruction_from_files_equals_in_memory(events: list[dict], tracks: list, tmp_path) -> None:
+def test_reconstruction_from_files_equals_in_memory(events: list[dict], tracks: list, tmp_path: Path) -> None:
     ev = events[0]
     write_event(tmp_path, ev["event_id"], ev)
     back = reconstruct_ckf(read_event(tmp_path, ev["event_id"]))

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jetlab.io import open_jets as open  # noqa: A001 - jetlab.api.open(path)
+from jetlab.io import open_jets as open  # noqa: A004 - jetlab.api.open(path)
 
 __all__ = ["open", "generate", "merge", "info", "plot", "convert", "train", "evaluate", "quickstart"]
 

@@ -164,7 +164,7 @@ def _table(path: Path, tree: str | None, prefix: str = "") -> Iterator[_RootTabl
             yield _RootTable(obj)
     except (JetlabError, MemoryError):
         raise
-    except Exception as e:  # uproot and pyarrow raise many types on corrupt files; report one line, never a trace
+    except Exception as e:  # noqa: BLE001 - uproot and pyarrow raise many types on corrupt files: one line
         raise InputError(f"{prefix}{path}: unreadable, corrupt or truncated {kind} file ({brief(e)})") from None
 
 
