@@ -106,7 +106,7 @@ def _resolve(name: str) -> str:
     return new
 
 
-TASK_PACKAGES = ("classify", "anomaly", "generate")  # models/<task>/: one module per family, discovered
+TASK_PACKAGES = ("classify", "anomaly", "generate", "track")  # models/<task>/: one module per family, discovered
 _loaded = False
 
 

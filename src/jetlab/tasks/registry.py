@@ -22,7 +22,7 @@ from jetlab.errors import UsageError
 __all__ = ["TaskSpec", "register_task", "get_task", "list_tasks"]
 
 _BUILTIN = {"classify": "jetlab.tasks.classify", "anomaly": "jetlab.tasks.anomaly",
-            "generate": "jetlab.tasks.generate"}
+            "generate": "jetlab.tasks.generate", "track": "jetlab.tasks.track"}
 
 
 @dataclass(frozen=True)

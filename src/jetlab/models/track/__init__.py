@@ -1,0 +1,1 @@
+"""Trackers: hit-graph edge classifiers and recurrent hit followers (``task="track"``)."""
