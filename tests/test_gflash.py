@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from jetlab.errors import UsageError
-from jetlab.generate.showers import binning_xml, get_geometry, simulate
+from jetlab.generate.showers import simulate
 from jetlab.generate.showers.gflash import longitudinal, sample_profiles
 from jetlab.generate.showers.simulate import deposit, sample_spots, start_depth
+from jetlab.physics.calorimeter import binning_xml, get_geometry
 
 GEOMETRIES = ["calogan", "challenge2"]
 # (passive Z, passive mm, ρ, dE/dx_mip; active Z, active mm, ρ, dE/dx_mip), PDG values

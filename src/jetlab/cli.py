@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 
 from jetlab import __version__
 from jetlab._quiet import third_party_quiet
+from jetlab.cli_showers import add_showers as _add_showers
+from jetlab.cli_showers import run_showers_command
 from jetlab.errors import JetlabError, one_line
 
 __all__ = ["main", "build_parser"]
@@ -177,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--n-particles", type=_positive, default=100, help="constituents per jet in the output")
     _add_training(sub)
+    _add_showers(sub)
     p = sub.add_parser("quickstart",
                        help="the demo: dataset, plots, three models trained and compared (~10 min on 2 cores)")
     p.add_argument("--out", default="quickstart")
@@ -219,6 +222,8 @@ def _run(args: argparse.Namespace) -> int:
         from jetlab.cli_train import run_training_command
 
         return run_training_command(args, _train_overrides)
+    elif args.command == "showers":
+        return run_showers_command(args)
     elif args.command == "quickstart":
         res = api.quickstart(args.out, jets_per_class=args.jets_per_class, workers=args.workers)
         print(f"dataset: {res['dataset']}\nplots:\n  " + "\n  ".join(res["plots"]))

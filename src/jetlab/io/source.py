@@ -33,6 +33,8 @@ from jetlab.io.format import (
     shard_scheme,
 )
 from jetlab.io.jets import Jets
+from jetlab.io.showers import SHOWER_SCHEME
+from jetlab.io.showers_files import read_showers_manifest
 
 __all__ = ["FilePart", "Source", "open_source", "is_pattern", "detect_format"]
 
@@ -105,7 +107,8 @@ class Source:
     def load(self) -> Jets:
         """Every jet in memory (the fast path for data that fit)."""
         try:
-            jets = Jets.concatenate([self.read(i) for i in range(len(self.files))])
+            parts = [self.read(i) for i in range(len(self.files))]
+            jets = type(parts[0]).concatenate(parts)
         except FormatError as e:
             if self.path in str(e):
                 raise
@@ -128,11 +131,16 @@ def open_source(path: str | os.PathLike[str]) -> Source:
         return _foreign_files(text, files)
     p = Path(text)
     if p.is_dir() and (p / MANIFEST).is_file():
+        showers = read_showers_manifest(p)  # shards in a public shower layout, read by their reader
+        if showers is not None:
+            parts = [FilePart(p / s["file"], showers["reader"], s["n_showers"]) for s in showers["shards"]]
+            return Source(text, parts, SHOWER_SCHEME)
         manifest = read_manifest(p)
         parts = [FilePart(p / s["file"], SHARD, s["n_jets"]) for s in manifest["shards"]]
         return Source(text, parts, manifest_scheme(manifest, p / MANIFEST))
     if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+        files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
+                       and f.suffix != ".xml")  # CaloChallenge binning files lie beside the showers
         if any(f.suffix == ".h5" and _is_shard(f) for f in files):
             raise InputError(f"{p}: shards but no {MANIFEST} (unfinished generation? run 'jetlab merge {p}')")
         if not files:

@@ -35,145 +35,19 @@ Radial, per spot at τ = t/<t>_i · ᾱ/(ᾱ-1) (ᾱ = exp<ln α>; τ ≈ t/T), 
 Fluctuations: the shower is cut into N_spot = 10.3 / c · E^0.959 equal spots, and the energy deposited
 is smeared as a Gamma variate of variance c² E (GFlash's ``ApplySampling``), c the stochastic term.
 
-Units: lengths in mm, energies in GeV (tabulated critical energies in MeV).
+Units: lengths in mm, energies in GeV (tabulated critical energies in MeV). Materials and the effective
+quantities of a sampling structure (X0_eff, R_M,eff, E_c,eff, F_s, ê) are in :mod:`jetlab.physics.calorimeter`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
-__all__ = ["Material", "Sampling", "Longitudinal", "LEAD", "LIQUID_ARGON", "TUNGSTEN", "SILICON",
-           "longitudinal", "min_energy", "sample_profiles", "radial_parameters", "spot_count", "ES_MEV"]
+from jetlab.physics.calorimeter import Sampling
 
-ES_MEV = 21.2  # scale energy E_s = m_e sqrt(4π/α) (GFlash's Es = 21.2 MeV)
-
-
-@dataclass(frozen=True)
-class Material:
-    """One material, as tabulated by the PDG ("Atomic and nuclear properties of materials",
-    https://pdg.lbl.gov/AtomicNuclearProperties/): X0 in g/cm², Molière radius in g/cm², critical
-    energy of electrons (Rossi definition) in MeV, minimum ionization dE/dx in MeV cm²/g."""
-
-    name: str
-    z: float
-    a: float              # g/mol
-    density: float        # g/cm³
-    x0: float             # g/cm²
-    moliere: float        # g/cm²
-    critical_mev: float   # MeV
-    dedx_mip: float       # MeV cm²/g
-
-    @property
-    def x0_mm(self) -> float:
-        return 10.0 * self.x0 / self.density
-
-    @property
-    def moliere_mm(self) -> float:
-        return 10.0 * self.moliere / self.density
-
-
-# PDG atomic and nuclear properties (pages "Lead (Pb)", "Liquid argon (Ar)", "Tungsten (W)", "Silicon (Si)"):
-# X0 = 0.5612 cm, R_M = 1.602 cm for Pb; X0 = 14.00 cm, R_M = 9.043 cm for LAr (CaloGAN's Geant4 liquid
-# argon has 1.390 g/cm³, 0.4 % less); X0 = 0.3504 cm, R_M = 0.9327 cm for W; X0 = 9.370 cm, R_M = 4.944 cm for Si.
-LEAD = Material("Pb", 82, 207.2, 11.35, 6.37, 18.18, 7.43, 1.122)
-LIQUID_ARGON = Material("LAr", 18, 39.948, 1.396, 19.55, 12.62, 32.84, 1.508)
-TUNGSTEN = Material("W", 74, 183.84, 19.30, 6.76, 18.00, 7.97, 1.145)
-SILICON = Material("Si", 14, 28.0855, 2.329, 21.82, 11.51, 40.19, 1.664)
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """A sampling calorimeter: a ``passive_mm`` absorber layer and an ``active_mm`` readout layer, repeated.
-
-    Effective quantities follow hep-ex/0001020 (Geant4's ``ComputeZAX0EFFetc``) with mass fractions w_i:
-    Z_eff = Σ w_i Z_i, 1/X0_eff = Σ w_i / X0_i, R_M,eff = E_s / Σ (w_i E_c,i / X0_i),
-    E_c,eff = X0_eff Σ (w_i E_c,i / X0_i) (X0 in g/cm² here; Geant4 mixes lengths with mass fractions).
-
-    Example:
-        >>> s = Sampling(LEAD, 2.0, LIQUID_ARGON, 4.0)
-        >>> round(s.x0_eff_mm, 2), round(s.moliere_eff_mm, 1), round(s.ehat, 3)
-        (15.59, 35.5, 0.691)
-    """
-
-    passive: Material
-    passive_mm: float
-    active: Material
-    active_mm: float
-
-    @property
-    def period_mm(self) -> float:
-        return self.passive_mm + self.active_mm
-
-    @cached_property
-    def _weights(self) -> tuple[float, float]:
-        mp, ma = self.passive_mm * self.passive.density, self.active_mm * self.active.density
-        return mp / (mp + ma), ma / (mp + ma)
-
-    def _mix(self, name: str) -> float:
-        wp, wa = self._weights
-        return wp * getattr(self.passive, name) + wa * getattr(self.active, name)
-
-    @property
-    def z_eff(self) -> float:
-        return self._mix("z")
-
-    @property
-    def density_eff(self) -> float:
-        return (self.passive_mm * self.passive.density + self.active_mm * self.active.density) / self.period_mm
-
-    @cached_property
-    def x0_eff(self) -> float:
-        """Effective radiation length in g/cm²."""
-        wp, wa = self._weights
-        return 1.0 / (wp / self.passive.x0 + wa / self.active.x0)
-
-    @cached_property
-    def _ec_over_x0(self) -> float:
-        wp, wa = self._weights
-        return wp * self.passive.critical_mev / self.passive.x0 + wa * self.active.critical_mev / self.active.x0
-
-    @property
-    def x0_eff_mm(self) -> float:
-        return 10.0 * self.x0_eff / self.density_eff
-
-    @property
-    def moliere_eff_mm(self) -> float:
-        return 10.0 * ES_MEV / self._ec_over_x0 / self.density_eff
-
-    @property
-    def critical_eff_gev(self) -> float:
-        return 1e-3 * self.x0_eff * self._ec_over_x0
-
-    @property
-    def sampling_frequency(self) -> float:
-        """F_s = X0_eff / (d_passive + d_active): sampling layers per radiation length."""
-        return self.x0_eff_mm / self.period_mm
-
-    @property
-    def ehat(self) -> float:
-        """ê = e/mip = 1 / (1 + 0.007 (Z_passive - Z_active))."""
-        return 1.0 / (1.0 + 0.007 * (self.passive.z - self.active.z))
-
-    @property
-    def mip_fraction(self) -> float:
-        """Fraction of a minimum-ionizing particle's energy loss in the active layer."""
-        loss_a = self.active_mm * self.active.density * self.active.dedx_mip
-        return loss_a / (loss_a + self.passive_mm * self.passive.density * self.passive.dedx_mip)
-
-    @property
-    def electron_fraction(self) -> float:
-        """Visible fraction of an electromagnetic shower's energy: ê · f_mip."""
-        return self.ehat * self.mip_fraction
-
-    @property
-    def stochastic_term(self) -> float:
-        """c in σ/E = c/√(E/GeV): 2.7 % √(d_active[mm] / f_mip) (Amaldi, Phys. Scripta 23 (1981) 409;
-        Fabjan & Gianotti, Rev. Mod. Phys. 75 (2003) 1243). GFlash takes c as an input (Geant4's
-        default 0.11 is the H1 LAr value); here it follows from the layer structure."""
-        return 0.027 * np.sqrt(self.active_mm / self.mip_fraction)
+__all__ = ["Longitudinal", "longitudinal", "min_energy", "sample_profiles", "radial_parameters", "spot_count"]
 
 
 @dataclass(frozen=True)
@@ -192,6 +66,7 @@ def longitudinal(sampling: Sampling, energy: np.ndarray) -> Longitudinal:
     """The distribution of (ln T, ln α) for showers of ``energy`` (N,) GeV (module docstring).
 
     Example:
+        >>> from jetlab.physics.calorimeter import LEAD, LIQUID_ARGON
         >>> s = Sampling(LEAD, 2.0, LIQUID_ARGON, 4.0)
         >>> p = longitudinal(s, np.array([10.0]))
         >>> round(float(np.exp(p.mean_ln_t[0])), 2), round(float(p.rho[0]), 3)
@@ -248,6 +123,7 @@ def spot_count(sampling: Sampling, energy: np.ndarray) -> np.ndarray:
     """N_spot = 10.3 / c · (E/GeV)^0.959 (hep-ex/0001020, sampling calorimeters), at least 1, as int64 (N,).
 
     Example:
+        >>> from jetlab.physics.calorimeter import LEAD, LIQUID_ARGON
         >>> spot_count(Sampling(LEAD, 2.0, LIQUID_ARGON, 4.0), np.array([1.0, 100.0])).tolist()
         [95, 7872]
     """

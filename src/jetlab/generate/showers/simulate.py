@@ -23,15 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jetlab.generate.showers.geometry import Geometry, ShowerUsageError
-from jetlab.generate.showers.gflash import (
-    Sampling,
-    longitudinal,
-    min_energy,
-    radial_parameters,
-    sample_profiles,
-    spot_count,
-)
+from jetlab.generate.showers.gflash import longitudinal, min_energy, radial_parameters, sample_profiles, spot_count
+from jetlab.physics.calorimeter import Geometry, Sampling, ShowerUsageError
 
 __all__ = ["PARTICLES", "Spots", "start_depth", "sample_spots", "deposit", "smear", "simulate"]
 
@@ -114,7 +107,7 @@ def simulate(geometry: Geometry, particle: str, energies: np.ndarray, rng: np.ra
     and energies give the same showers. ``fluctuate=False`` drops the sampling fluctuation.
 
     Example:
-        >>> from jetlab.generate.showers.geometry import get_geometry
+        >>> from jetlab.physics.calorimeter import get_geometry
         >>> out = simulate(get_geometry("calogan"), "e+", np.array([10.0, 50.0]), np.random.default_rng(0))
         >>> {k: v.shape for k, v in out.items()}
         {'energy': (2, 1), 'layer_0': (2, 3, 96), 'layer_1': (2, 12, 12), 'layer_2': (2, 12, 6), 'overflow': (2, 3)}
