@@ -65,6 +65,7 @@ def _exists(module: str) -> bool:
 def _layer(module: str) -> int:
     parts = module.split(".")
     top = parts[1] if len(parts) > 1 else "__init__"
+    top = "cli" if top.startswith("cli_") else top  # cli_train, cli_showers, ...: the command line
     if top not in _RANK:
         pytest.fail(f"{module}: top-level module or package {top!r} has no layer in LAYERS")
     return _RANK[top]

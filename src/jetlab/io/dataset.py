@@ -9,11 +9,12 @@ columnar YAML mapping; see :mod:`jetlab.io.readers`), or a directory or glob pat
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import h5py
 import numpy as np
@@ -107,10 +108,42 @@ class ShardedDataset:
         return jets
 
 
+@overload
+def _jet_manifest(directory: Path) -> bool:
+    """A jetlab jet dataset: a manifest of format ``jetlab`` (shower datasets have their own)."""
+    try:
+        return json.loads((directory / MANIFEST).read_text()).get("format") == "jetlab"
+    except (OSError, ValueError, AttributeError):
+        return (directory / MANIFEST).is_file()  # unreadable: let read_manifest name the problem
+
+
+def open_jets(path: str | os.PathLike[str], lazy: Literal[False] = False) -> Jets: ...
+
+
+@overload
+def _jet_manifest(directory: Path) -> bool:
+    """A jetlab jet dataset: a manifest of format ``jetlab`` (shower datasets have their own)."""
+    try:
+        return json.loads((directory / MANIFEST).read_text()).get("format") == "jetlab"
+    except (OSError, ValueError, AttributeError):
+        return (directory / MANIFEST).is_file()  # unreadable: let read_manifest name the problem
+
+
+def open_jets(path: str | os.PathLike[str], lazy: bool) -> Jets | ShardedDataset: ...
+
+
+def _jet_manifest(directory: Path) -> bool:
+    """A jetlab jet dataset: a manifest of format ``jetlab`` (shower datasets have their own)."""
+    try:
+        return json.loads((directory / MANIFEST).read_text()).get("format") == "jetlab"
+    except (OSError, ValueError, AttributeError):
+        return (directory / MANIFEST).is_file()  # unreadable: let read_manifest name the problem
+
+
 def open_jets(path: str | os.PathLike[str], lazy: bool = False) -> Jets | ShardedDataset:
     """Open any supported dataset; see the module docstring."""
-    if is_pattern(path) or (Path(path).is_dir() and not (Path(path) / MANIFEST).is_file()):
-        return open_source(path).load()  # a directory or glob of foreign files
+    if is_pattern(path) or (Path(path).is_dir() and not _jet_manifest(Path(path))):
+        return open_source(path).load()  # a directory or glob of foreign files, or of shower shards
     fmt = detect_format(path)
     if fmt == "jetlab":
         ds = ShardedDataset(path)
