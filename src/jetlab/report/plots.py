@@ -140,7 +140,7 @@ def _subsample(labels: np.ndarray, max_per_class: int, seed: int) -> np.ndarray:
         if where.size > max_per_class:
             where = rng.choice(where, size=max_per_class, replace=False)
         keep.append(where)
-    return np.sort(np.concatenate(keep))
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
 
 
 def _dataset_title(jets: Jets) -> str:
