@@ -149,12 +149,13 @@ def _node_ids(mask: Tensor) -> tuple[Tensor, Tensor]:
     return torch.where(mask, node, -1), ptr
 
 
-def to_pyg(points: Tensor, x: Tensor, mask: Tensor, k: int = 16, y: Tensor | None = None,
-           neighbours: Tensor | None = None) -> Batch:
+def to_pyg(points: Tensor | np.ndarray, x: Tensor | np.ndarray, mask: Tensor | np.ndarray, k: int = 16,
+           y: Tensor | np.ndarray | None = None, neighbours: Tensor | np.ndarray | None = None) -> Batch:
     """A batched PyG graph of the real particles of B jets, with kNN edges inside each jet.
 
     Arguments:
-        points: (B, P, 2) (Δη, Δφ); x: (B, P, F) node features; mask: (B, P) bool, True = real.
+        points: (B, P, 2) (Δη, Δφ); x: (B, P, F) node features; mask: (B, P) bool, True = real
+            (torch tensors or NumPy arrays).
         k: neighbours per node (see :func:`knn_indices` for jets with fewer than k + 1 particles).
         y: optional (B,) per-jet labels, stored as ``batch.y``.
         neighbours: optional (B, P, k) :func:`knn_indices` of these jets, computed before (e.g. once per

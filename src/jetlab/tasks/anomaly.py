@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import lightning as L
 import numpy as np
@@ -23,17 +23,21 @@ from jetlab.io.atomic import atomic_write_text
 from jetlab.models import InputDims, create
 from jetlab.tasks.registry import TaskSpec, register_task
 
+if TYPE_CHECKING:
+    from jetlab.models.anomaly.autoencoders import AutoEncoder
+
 __all__ = ["AnomalyModule", "AnomalyDataModule", "score_test_split", "anomaly_module"]
 
 
 class AnomalyModule(L.LightningModule):
     """An autoencoder of the registry trained with its own loss (reconstruction, + β·KL for the VAE)."""
 
-    def __init__(self, model: str, hparams: dict[str, Any], dims: dict[str, int], class_names: list[str],
+    def __init__(self, model: str, hparams: dict[str, Any], dims: dict[str, Any], class_names: list[str],
                  optim: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.model = create(model, n_classes=2, dims=InputDims(**dims), **hparams)
+        # an anomaly registry entry builds an AutoEncoder (the registry's type says only nn.Module)
+        self.model = cast("AutoEncoder", create(model, n_classes=2, dims=InputDims(**dims), **hparams))
         from jetlab.tasks.classify import OptimConfig
 
         self.optim = OptimConfig(**(optim or {}))
@@ -54,9 +58,9 @@ class AnomalyModule(L.LightningModule):
         return self._step(batch, "val")
 
     def configure_optimizers(self) -> Any:
-        from jetlab.tasks.classify import ClassifierModule
+        from jetlab.tasks.classify import build_optimizers
 
-        return ClassifierModule.configure_optimizers(self)  # same optimizers and schedulers
+        return build_optimizers(self, self.optim)  # the classifier's optimizers and schedulers
 
 
 class AnomalyDataModule(JetDataModule):
@@ -78,7 +82,7 @@ class AnomalyDataModule(JetDataModule):
 
 
 @torch.no_grad()
-def score_test_split(model: torch.nn.Module, dm: AnomalyDataModule) -> dict[str, np.ndarray]:
+def score_test_split(model: AutoEncoder, dm: AnomalyDataModule) -> dict[str, np.ndarray]:
     """Per-jet scores of every kind, latent vectors, labels and mass on the test split (all classes)."""
     scores: dict[str, list[np.ndarray]] = {}
     latent, labels, mass, elapsed = [], [], [], 0.0

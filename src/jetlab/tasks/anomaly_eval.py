@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -13,6 +13,9 @@ from jetlab.io.atomic import atomic_savez
 from jetlab.tasks.anomaly import AnomalyDataModule, score_test_split, write_json
 from jetlab.tasks.compare import record_evaluation
 from jetlab.tasks.runfiles import load_builder, load_model, load_run
+
+if TYPE_CHECKING:
+    from jetlab.models.anomaly.autoencoders import AutoEncoder
 
 __all__ = ["evaluate_anomaly"]
 
@@ -57,7 +60,7 @@ def evaluate_anomaly(run: str | Path, data: str | Path | None = None, out: str |
     dm = AnomalyDataModule(data_cfg, cfg.selection, cfg.representation, cfg.trainer.batch_size,
                            load_builder(run / "representation.json"), scheme=cfg.scheme)
     dm.setup()
-    res = score_test_split(model, dm)
+    res = score_test_split(cast("AutoEncoder", model), dm)  # an anomaly run's model is an AutoEncoder
     kinds = [k.removeprefix("score_") for k in res if k.startswith("score_")]
     primary = score or kinds[0]
     if primary not in kinds:

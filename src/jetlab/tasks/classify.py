@@ -24,7 +24,7 @@ from jetlab.errors import UsageError
 from jetlab.models import InputDims, create
 from jetlab.tasks.registry import TaskSpec, register_task
 
-__all__ = ["OptimConfig", "LossConfig", "ClassifierModule", "classifier_module"]
+__all__ = ["OptimConfig", "LossConfig", "ClassifierModule", "build_optimizers", "classifier_module"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,9 @@ class ClassifierModule(L.LightningModule):
             (DisCo, Kasieczka & Shih, arXiv:2001.05310).
     """
 
-    def __init__(self, model: str, hparams: dict[str, Any], dims: dict[str, int], n_classes: int,
+    class_weights: Tensor  # (C,) buffer
+
+    def __init__(self, model: str, hparams: dict[str, Any], dims: dict[str, Any], n_classes: int,
                  class_names: list[str], class_weights: list[float] | None = None,
                  optim: dict[str, Any] | None = None, loss: dict[str, Any] | None = None) -> None:
         super().__init__()
@@ -115,25 +117,29 @@ class ClassifierModule(L.LightningModule):
         return torch.softmax(self(batch).float(), dim=1)  # (B, C)
 
     def configure_optimizers(self) -> Any:
-        o = self.optim
-        cls = torch.optim.AdamW if o.optimizer == "adamw" else torch.optim.Adam
-        opt = cls(self.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-        if o.scheduler == "plateau":
-            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=o.plateau_factor,
-                                                               patience=o.plateau_patience)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
-        if o.scheduler == "cosine":
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.trainer.max_epochs or 1))
-            return {"optimizer": opt, "lr_scheduler": sched}
-        if o.scheduler == "onecycle":
-            steps = int(self.trainer.estimated_stepping_batches)
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=o.lr, total_steps=max(steps, 1))
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-        return opt
+        return build_optimizers(self, self.optim)
 
     @staticmethod
     def optim_dict(o: OptimConfig) -> dict[str, Any]:
         return asdict(o)
+
+
+def build_optimizers(module: L.LightningModule, o: OptimConfig) -> Any:
+    """What ``module.configure_optimizers`` returns: Adam / AdamW over its parameters, with the scheduler of ``o``."""
+    cls = torch.optim.AdamW if o.optimizer == "adamw" else torch.optim.Adam
+    opt = cls(module.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    if o.scheduler == "plateau":
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=o.plateau_factor,
+                                                             patience=o.plateau_patience)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": plateau, "monitor": "val_loss"}}
+    if o.scheduler == "cosine":
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, module.trainer.max_epochs or 1))
+        return {"optimizer": opt, "lr_scheduler": cosine}
+    if o.scheduler == "onecycle":
+        steps = int(module.trainer.estimated_stepping_batches)
+        onecycle = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=o.lr, total_steps=max(steps, 1))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": onecycle, "interval": "step"}}
+    return opt
 
 
 def classifier_module(cfg: Any, dm: JetDataModule) -> ClassifierModule:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def record_evaluation(run: Path, out: Path) -> None:
     atomic_write_text(path, json.dumps({"latest": where, "all": [*[p for p in seen if p != where], where]}, indent=1))
 
 
-def collect_runs(runs: list[str | Path]) -> list[dict[str, Any]]:
+def collect_runs(runs: Sequence[str | Path]) -> list[dict[str, Any]]:
     """One dict per run from its ``metrics.json`` (written by ``jetlab evaluate``) and registry entry."""
     out = []
     for run in map(Path, runs):

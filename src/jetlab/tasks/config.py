@@ -129,10 +129,11 @@ def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> dict[str
             raise UsageError(f"{where}: section {key!r} must be a mapping")
         else:
             free = key in ("hparams", "representation")  # checked by the model / the representation entry
-            fields = None if free else {f.name for f in dataclasses.fields(_SECTIONS[key])}
-            bad = sorted(set(value) - fields) if fields is not None else []
-            if bad:
-                raise UsageError(f"{where}: config key '{key}.{bad[0]}' does not exist (known: {sorted(fields)})")
+            if not free:
+                fields = {f.name for f in dataclasses.fields(_SECTIONS[key])}
+                bad = sorted(set(value) - fields)
+                if bad:
+                    raise UsageError(f"{where}: config key '{key}.{bad[0]}' does not exist (known: {sorted(fields)})")
             out[key] = {**out.get(key, {}), **value}
     return out
 

@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import yaml
@@ -29,6 +30,9 @@ from jetlab.io.atomic import atomic_write_text
 from jetlab.io.jets import Jets
 from jetlab.models import InputDims, count_parameters, create
 from jetlab.tasks.config import RunConfig
+
+if TYPE_CHECKING:
+    from jetlab.models.classify.estimators import Estimator
 
 __all__ = ["fit_run", "EstimatorPredictor"]
 
@@ -43,7 +47,7 @@ def _features(builder: BatchBuilder, jets: Jets) -> np.ndarray:
     return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, builder.dims().hlf))
 
 
-def fit_run(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
+def fit_run(cfg: RunConfig, out: str | os.PathLike[str], resume: bool = False) -> dict[str, Any]:
     """Fit the estimator of ``cfg`` on its training split and write the run directory ``out``."""
     from jetlab.tasks.runfiles import save_builder
 
@@ -59,7 +63,8 @@ def fit_run(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, 
                          "streamed (set data.stream: memory, or use --max-jets)")
     cfg = replace(cfg, data=replace(cfg.data, classes=dm.selection.text, stream=dm.mode), scheme=dm.scheme_or_fail())
     builder = dm.builder
-    model = create(cfg.model, n_classes=dm.n_classes, dims=builder.dims(), **cfg.hparams)
+    # engine "fit": the registry entry builds an Estimator (the registry's type says only nn.Module)
+    model = cast("Estimator", create(cfg.model, n_classes=dm.n_classes, dims=builder.dims(), **cfg.hparams))
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     save_builder(builder, out / "representation.json")
@@ -91,8 +96,8 @@ class EstimatorPredictor:
         try:
             saved = json.loads(path.read_text())
             hp = saved["hyper_parameters"]
-            self.model = create(hp["model"], n_classes=hp["n_classes"], dims=InputDims(**hp["dims"]),
-                                **hp["hparams"]).load_state(saved["state"])
+            fitted = create(hp["model"], n_classes=hp["n_classes"], dims=InputDims(**hp["dims"]), **hp["hparams"])
+            self.model = cast("Estimator", fitted).load_state(saved["state"])  # engine "fit": an Estimator
         except (ValueError, KeyError, TypeError) as e:
             raise InputError(f"{path}: not a fitted jetlab model ({type(e).__name__}: {e})") from None
         self.hparams, self.backend = hp, saved["kind"]

@@ -112,5 +112,6 @@ def _sculpting(p_signal: np.ndarray, targets: np.ndarray, mass: np.ndarray, png:
 def _auc_value(aucs: Any, name: str) -> float:
     v = aucs.get(name) if isinstance(aucs, dict) else None
     if isinstance(v, dict):
-        return float(v.get("value", v.get("auc", float("nan"))))
+        auc: float = v.get("auc", float("nan"))
+        return float(v.get("value", auc))
     return float(v) if v is not None else float("nan")

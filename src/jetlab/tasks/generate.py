@@ -9,7 +9,7 @@ high-level features. Likelihood-type models (VAE, flow, flow matching) minimize 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import lightning as L
 import numpy as np
@@ -19,6 +19,12 @@ from jetlab.data.module import JetDataModule
 from jetlab.models import InputDims, create
 from jetlab.tasks.registry import TaskSpec, register_task
 
+if TYPE_CHECKING:
+    from lightning.pytorch.core.optimizer import LightningOptimizer
+
+    from jetlab.models.generate.generative import Generator
+    from jetlab.models.generate.set_gan import SetGAN
+
 __all__ = ["GenerativeModule", "CLOUD_FEATURES", "relative_to_jets", "generative_module"]
 
 CLOUD_FEATURES = ("etarel", "phirel", "ptrel")
@@ -27,11 +33,12 @@ CLOUD_FEATURES = ("etarel", "phirel", "ptrel")
 class GenerativeModule(L.LightningModule):
     """A registry generator trained on the class-labelled jets of the training split."""
 
-    def __init__(self, model: str, hparams: dict[str, Any], dims: dict[str, int], n_classes: int,
+    def __init__(self, model: str, hparams: dict[str, Any], dims: dict[str, Any], n_classes: int,
                  class_names: list[str], optim: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.model = create(model, n_classes=n_classes, dims=InputDims(**dims), **hparams)
+        # a generative registry entry builds a Generator (the registry's type says only nn.Module)
+        self.model = cast("Generator", create(model, n_classes=n_classes, dims=InputDims(**dims), **hparams))
         from jetlab.tasks.classify import OptimConfig
 
         self.optim = OptimConfig(**(optim or {}))
@@ -49,8 +56,9 @@ class GenerativeModule(L.LightningModule):
             total, parts = self.model.training_loss(batch)
             self._log("train", total, parts, n)
             return total
-        opt_g, opt_d = self.optimizers()
-        for opt, loss_fn in ((opt_d, self.model.discriminator_loss), (opt_g, self.model.generator_loss)):
+        gan = cast("SetGAN", self.model)  # adversarial: the GAN's two losses
+        opt_g, opt_d = cast("list[LightningOptimizer]", self.optimizers())  # two optimizers: a list
+        for opt, loss_fn in ((opt_d, gan.discriminator_loss), (opt_g, gan.generator_loss)):
             opt.zero_grad()
             total, parts = loss_fn(batch)
             self.manual_backward(total)
@@ -61,7 +69,8 @@ class GenerativeModule(L.LightningModule):
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         n = batch["x"].shape[0]
         with torch.enable_grad() if self.adversarial else torch.no_grad():
-            total, parts = (self.model.generator_loss(batch) if self.adversarial else self.model.training_loss(batch))
+            total, parts = (cast("SetGAN", self.model).generator_loss(batch) if self.adversarial
+                            else self.model.training_loss(batch))
         self._log("val", total, parts, n)
         return total
 
@@ -69,11 +78,12 @@ class GenerativeModule(L.LightningModule):
         o = self.optim
         if self.adversarial:
             betas = (0.5, 0.9)  # the usual GAN choice
-            return [torch.optim.Adam(self.model.generator.parameters(), lr=o.lr, betas=betas),
-                    torch.optim.Adam(self.model.discriminator.parameters(), lr=o.lr, betas=betas)]
-        from jetlab.tasks.classify import ClassifierModule
+            gan = cast("SetGAN", self.model)
+            return [torch.optim.Adam(gan.generator.parameters(), lr=o.lr, betas=betas),
+                    torch.optim.Adam(gan.discriminator.parameters(), lr=o.lr, betas=betas)]
+        from jetlab.tasks.classify import build_optimizers
 
-        return ClassifierModule.configure_optimizers(self)
+        return build_optimizers(self, o)
 
 
 def generative_module(cfg: Any, dm: JetDataModule) -> GenerativeModule:

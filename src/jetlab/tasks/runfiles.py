@@ -8,6 +8,7 @@ Checkpoints are read with ``torch.load(weights_only=True)``: no code in a checkp
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def load_builder(path: Path) -> BatchBuilder:
     return BatchBuilder.from_saved(RepresentationConfig(config.pop("name"), **config), state)
 
 
-def load_run(run: str | Path) -> RunConfig:
+def load_run(run: str | os.PathLike[str]) -> RunConfig:
     run = Path(run)
     path = run / "config.yaml"
     if not path.is_file():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -16,6 +16,9 @@ from jetlab.io.jets import Jets
 from jetlab.tasks.generate import relative_to_jets
 from jetlab.tasks.registry import get_task
 from jetlab.tasks.runfiles import load_builder, load_model, load_run
+
+if TYPE_CHECKING:
+    from jetlab.models.generate.generative import Generator
 
 __all__ = ["sample"]
 
@@ -43,7 +46,8 @@ def sample(run: str | Path, n: int, out: str | Path, classes: str | None = None,
     bad = [c for c in names if c not in trained]
     if bad:
         raise UsageError(f"--classes: the generator was not trained on {','.join(bad)}")
-    model, _ = load_model(run, "last")
+    module, _ = load_model(run, "last")
+    model = cast("Generator", module)  # a generative run's model is a Generator
     builder = load_builder(run / "representation.json")
     labels = np.repeat(cfg.scheme.labels_of(names), int(np.ceil(n / len(names))))[:n]
     g = torch.Generator().manual_seed(seed)

@@ -13,12 +13,12 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import lightning as L
 import torch
 import yaml
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins import TorchCheckpointIO
 
@@ -30,6 +30,9 @@ from jetlab.models import count_parameters, get_spec
 from jetlab.tasks.config import RunConfig
 from jetlab.tasks.registry import get_task
 from jetlab.tasks.runfiles import load_builder, save_builder
+
+if TYPE_CHECKING:
+    from lightning.pytorch.trainer.connectors.accelerator_connector import _PRECISION_INPUT  # Trainer(precision=)
 
 __all__ = ["train", "task_objects", "resolved"]
 
@@ -87,14 +90,15 @@ def _log_version(out: Path, resume: bool) -> str:
 
 def _trainer(cfg: RunConfig, out: Path, resume: bool = False) -> L.Trainer:
     t = cfg.trainer
-    callbacks = [
+    callbacks: list[Callback] = [
         ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val_loss", mode="min",
                         save_last=True, enable_version_counter=False),
     ]
     if get_task(cfg.task).early_stopping:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=t.patience, mode="min"))
     return L.Trainer(
-        default_root_dir=out, max_epochs=t.epochs, max_time=t.max_time, precision=t.precision,
+        default_root_dir=out, max_epochs=t.epochs, max_time=t.max_time,
+        precision=cast("_PRECISION_INPUT", t.precision),  # a config string; Lightning checks it
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes,
         callbacks=callbacks, logger=CSVLogger(out, name="logs", version=_log_version(out, resume)),
         enable_progress_bar=t.progress,
@@ -112,7 +116,7 @@ def task_objects(cfg: RunConfig, builder: BatchBuilder | None) -> tuple[JetDataM
     return dm, task.lightning_module(resolved(cfg, dm), dm)
 
 
-def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
+def train(cfg: RunConfig, out: str | os.PathLike[str], resume: bool = False) -> dict[str, Any]:
     """Train ``cfg`` into run directory ``out``; ``resume`` continues from ``last.ckpt``."""
     if get_spec(cfg.model).engine == "fit":  # BDT, linear discriminant, cut: one fit, no Lightning loop
         from jetlab.tasks.estimator import fit_run
@@ -139,7 +143,8 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False) -> dict[str, An
         raise type(e)(e.errno, e.strerror or str(e), e.filename or str(out)) from None
     elapsed = time.perf_counter() - start
     previous = _previous_time(out) if resume else 0.0
-    best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+    checkpoint = cast("ModelCheckpoint | None", trainer.checkpoint_callback)  # the ModelCheckpoint of _trainer
+    best = checkpoint.best_model_score if checkpoint else None
     summary = {"task": cfg.task, "model": cfg.model, "scheme": cfg.scheme.name, "classes": dm.selection.names,
                "params": count_parameters(module.model),
                "epochs": trainer.current_epoch, "global_steps": trainer.global_step,

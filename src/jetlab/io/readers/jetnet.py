@@ -58,7 +58,7 @@ def read_jetnet(path: str | os.PathLike[str], start: int = 0, stop: int | None =
         jf = guarded.read_float32(jf_ds, path, rows)  # (N, 4)
     real = pf[..., 3] > 0
     pt = np.where(real, pf[..., 2] * jf[:, :1], 0.0)  # (N, P)
-    eta, phi = np.where(real, pf[..., 0] + jf[:, 1:2], 0.0), np.where(real, delta_phi(pf[..., 1], 0.0), 0.0)
+    eta, phi = np.where(real, pf[..., 0] + jf[:, 1:2], 0.0), np.where(real, delta_phi(pf[..., 1], np.zeros(())), 0.0)
     px, py, pz, e = p4_from_pt_eta_phi_m(pt, eta, phi, np.zeros_like(pt))
     p = dict(zip(KINEMATIC_FEATURES, (px, py, pz, e, pt, eta, phi), strict=True))
     match = re.fullmatch(r"([gqtwz])\d*", path.stem.lower())

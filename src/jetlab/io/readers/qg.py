@@ -37,8 +37,9 @@ def _sniff(path: Path) -> bool:
 
 def _count(path: Path) -> int:
     with zipfile.ZipFile(path) as z, z.open("y.npy") as fh:
-        version = np.lib.format.read_magic(fh)
-        shape = np.lib.format._read_array_header(fh, version)[0]  # header only, no data
+        version = np.lib.format.read_magic(fh)  # 2.0 and 3.0 headers have the same layout (3.0: utf-8 names)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape = read_header(fh)[0]  # header only, no data
     return int(shape[0]) if shape else 0
 
 
