@@ -108,7 +108,6 @@ class ShardedDataset:
         return jets
 
 
-@overload
 def _jet_manifest(directory: Path) -> bool:
     """A jetlab jet dataset: a manifest of format ``jetlab`` (shower datasets have their own)."""
     try:
@@ -117,27 +116,12 @@ def _jet_manifest(directory: Path) -> bool:
         return (directory / MANIFEST).is_file()  # unreadable: let read_manifest name the problem
 
 
+@overload
 def open_jets(path: str | os.PathLike[str], lazy: Literal[False] = False) -> Jets: ...
 
 
 @overload
-def _jet_manifest(directory: Path) -> bool:
-    """A jetlab jet dataset: a manifest of format ``jetlab`` (shower datasets have their own)."""
-    try:
-        return json.loads((directory / MANIFEST).read_text()).get("format") == "jetlab"
-    except (OSError, ValueError, AttributeError):
-        return (directory / MANIFEST).is_file()  # unreadable: let read_manifest name the problem
-
-
 def open_jets(path: str | os.PathLike[str], lazy: bool) -> Jets | ShardedDataset: ...
-
-
-def _jet_manifest(directory: Path) -> bool:
-    """A jetlab jet dataset: a manifest of format ``jetlab`` (shower datasets have their own)."""
-    try:
-        return json.loads((directory / MANIFEST).read_text()).get("format") == "jetlab"
-    except (OSError, ValueError, AttributeError):
-        return (directory / MANIFEST).is_file()  # unreadable: let read_manifest name the problem
 
 
 def open_jets(path: str | os.PathLike[str], lazy: bool = False) -> Jets | ShardedDataset:
