@@ -23,9 +23,10 @@ from jetlab.classes import LabelScheme
 from jetlab.errors import FormatError, InputError, brief
 from jetlab.io.format import MANIFEST, manifest_scheme, read_manifest, read_rows, read_shard, sha256
 from jetlab.io.jets import Jets
+from jetlab.io.showers import Showers
 from jetlab.io.source import detect_format, is_pattern, open_source
 
-__all__ = ["open_jets", "ShardedDataset", "detect_format"]
+__all__ = ["open_data", "open_jets", "ShardedDataset", "detect_format"]
 
 
 class ShardedDataset:
@@ -117,15 +118,16 @@ def _jet_manifest(directory: Path) -> bool:
 
 
 @overload
-def open_jets(path: str | os.PathLike[str], lazy: Literal[False] = False) -> Jets: ...
+def open_data(path: str | os.PathLike[str], lazy: Literal[False] = False) -> Jets | Showers: ...
 
 
 @overload
-def open_jets(path: str | os.PathLike[str], lazy: bool) -> Jets | ShardedDataset: ...
+def open_data(path: str | os.PathLike[str], lazy: bool) -> Jets | Showers | ShardedDataset: ...
 
 
-def open_jets(path: str | os.PathLike[str], lazy: bool = False) -> Jets | ShardedDataset:
-    """Open any supported dataset; see the module docstring."""
+def open_data(path: str | os.PathLike[str], lazy: bool = False) -> Jets | Showers | ShardedDataset:
+    """Open any supported dataset: jets (:class:`Jets`, lazily a :class:`ShardedDataset`) or calorimeter
+    showers (:class:`~jetlab.io.showers.Showers`); see the module docstring."""
     if is_pattern(path) or (Path(path).is_dir() and not _jet_manifest(Path(path))):
         return open_source(path).load()  # a directory or glob of foreign files, or of shower shards
     fmt = detect_format(path)
@@ -137,3 +139,19 @@ def open_jets(path: str | os.PathLike[str], lazy: bool = False) -> Jets | Sharde
     from jetlab.io.readers import read_foreign
 
     return read_foreign(path, fmt)
+
+
+@overload
+def open_jets(path: str | os.PathLike[str], lazy: Literal[False] = False) -> Jets: ...
+
+
+@overload
+def open_jets(path: str | os.PathLike[str], lazy: bool) -> Jets | ShardedDataset: ...
+
+
+def open_jets(path: str | os.PathLike[str], lazy: bool = False) -> Jets | ShardedDataset:
+    """Open a dataset of jets; a dataset of showers is a :class:`FormatError` saying so."""
+    data = open_data(path, lazy)
+    if isinstance(data, Showers):
+        raise FormatError(f"{path}: holds calorimeter showers ({data.geometry}), not jets")
+    return data

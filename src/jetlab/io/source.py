@@ -33,7 +33,7 @@ from jetlab.io.format import (
     shard_scheme,
 )
 from jetlab.io.jets import Jets
-from jetlab.io.showers import SHOWER_SCHEME
+from jetlab.io.showers import SHOWER_SCHEME, Showers
 from jetlab.io.showers_files import read_showers_manifest
 
 __all__ = ["FilePart", "Source", "open_source", "is_pattern", "detect_format"]
@@ -67,7 +67,7 @@ class Source:
         """(n_files + 1,) first global row of each file."""
         return np.concatenate([[0], np.cumsum([f.n_jets for f in self.files])]).astype(np.int64)
 
-    def read(self, i: int, start: int = 0, stop: int | None = None) -> Jets:
+    def read(self, i: int, start: int = 0, stop: int | None = None) -> Jets | Showers:
         """Jets ``[start:stop]`` of file ``i``."""
         part = self.files[i]
         if part.fmt == SHARD:
@@ -104,11 +104,16 @@ class Source:
             raise FormatError(f"{part.path}: holds {len(out)} jets, expected {part.n_jets}")
         return np.asarray(out, np.int64)
 
-    def load(self) -> Jets:
+    def load(self) -> Jets | Showers:
         """Every jet in memory (the fast path for data that fit)."""
         try:
             parts = [self.read(i) for i in range(len(self.files))]
-            jets = type(parts[0]).concatenate(parts)
+            if all(isinstance(p, Showers) for p in parts):
+                jets: Jets | Showers = Showers.concatenate([p for p in parts if isinstance(p, Showers)])
+            elif all(isinstance(p, Jets) for p in parts):
+                jets = Jets.concatenate([p for p in parts if isinstance(p, Jets)])
+            else:
+                raise FormatError(f"{self.path}: holds both jets and showers; one kind per dataset")
         except FormatError as e:
             if self.path in str(e):
                 raise

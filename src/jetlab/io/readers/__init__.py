@@ -30,6 +30,7 @@ import jetlab.io.guarded as guarded
 from jetlab.classes import LabelScheme
 from jetlab.errors import FormatError, InputError, JetlabError, UsageError
 from jetlab.io.jets import Jets
+from jetlab.io.showers import Showers
 
 __all__ = ["Reader", "register_reader", "get_reader", "readers", "formats", "sniff", "read_foreign",
            "explain_unknown", "FORMATS"]
@@ -42,7 +43,7 @@ class Reader:
     """One file layout.
 
     ``sniff(path) -> bool`` looks at the content (never only the name) and must not raise;
-    ``read(path, start, stop) -> Jets``; ``count(path) -> int`` jets without reading them;
+    ``read(path, start, stop) -> Jets`` (or :class:`~jetlab.io.showers.Showers`); ``count(path) -> int`` jets without reading them;
     ``scheme`` the label scheme, or a function of the path for layouts that declare their own;
     ``labels(path) -> (N,)`` optionally reads only the labels (cheap counting for streamed splits).
     """
@@ -50,7 +51,7 @@ class Reader:
     name: str
     title: str
     sniff: Callable[[Path], bool]
-    read: Callable[..., Jets]
+    read: Callable[..., Jets | Showers]
     count: Callable[[Path], int]
     scheme: LabelScheme | Callable[[Path], LabelScheme]
     labels: Callable[[Path], np.ndarray] | None = None
@@ -112,7 +113,8 @@ def sniff(path: PathLike) -> str | None:
     return None
 
 
-def read_foreign(path: PathLike, fmt: str | None = None, *, start: int = 0, stop: int | None = None) -> Jets:
+def read_foreign(path: PathLike, fmt: str | None = None, *, start: int = 0, stop: int | None = None
+                 ) -> Jets | Showers:
     """Read jets ``[start:stop]`` of a file in another layout; ``fmt`` a reader name, None to sniff."""
     path = Path(path)
     reader = get_reader(fmt) if fmt is not None else None
