@@ -43,7 +43,8 @@ class Reader:
     """One file layout.
 
     ``sniff(path) -> bool`` looks at the content (never only the name) and must not raise;
-    ``read(path, start, stop) -> Jets`` (or :class:`~jetlab.io.showers.Showers`); ``count(path) -> int`` jets without reading them;
+    ``read(path, start, stop) -> Jets`` (or :class:`~jetlab.io.showers.Showers`); ``count(path) -> int``
+    jets without reading them;
     ``scheme`` the label scheme, or a function of the path for layouts that declare their own;
     ``labels(path) -> (N,)`` optionally reads only the labels (cheap counting for streamed splits).
     """
