@@ -200,7 +200,8 @@ class JetDataModule(L.LightningDataModule):
         if len(source) == 0:
             return "memory"
         sample = source.read(0, 0, min(64, source.files[0].n_jets))
-        per_jet = sum(a.nbytes for a in (sample.constituents, sample.hlf, sample.jet)) / max(len(sample), 1)
+        arrays = [v for v in vars(sample).values() if isinstance(v, np.ndarray)]  # jets, showers, ...
+        per_jet = sum(a.nbytes for a in arrays) / max(len(sample), 1)
         return "stream" if 2 * per_jet * len(source) > self.config.memory_mb * 2**20 else "memory"  # jets + splits
 
     def split_pool(self, labels: np.ndarray) -> np.ndarray:
