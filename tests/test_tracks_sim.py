@@ -1,4 +1,5 @@
-"""Tracking events through ACTS: Pythia 8 tt̄ + pileup -> Fatras on the Generic detector -> TrackML -> CKF.
+"""Tracking events through ACTS: Pythia 8 tt̄ + pileup -> Fatras on the Generic detector -> TrackML -> CKF
+(jetlab.generate.tracking simulates, jetlab.tasks.track_ckf reconstructs).
 
 Two tt̄ events at pileup 2 (~2 000 hits each): one minimum-bias initialisation (~6 s) dominates.
 """
@@ -15,10 +16,11 @@ import pytest
 pytest.importorskip("acts")
 
 from jetlab.errors import FormatError, UsageError
-from jetlab.generate.tracking import generic_detector, reconstruct_ckf, simulate_events
-from jetlab.generate.tracking.acts_chain import decode_particle_id
+from jetlab.generate.tracking import generic_detector, simulate_events
+from jetlab.generate.tracking.simulation import decode_particle_id
 from jetlab.io.trackml import check_event, read_event, write_event
 from jetlab.metrics.trackml import match_tracks, select_particles, tracking_rates, trackml_score
+from jetlab.tasks.track_ckf import reconstruct_ckf
 
 GENERIC_VOLUMES = {7, 8, 9, 12, 13, 14, 16, 17, 18}
 PARTS = ("hits", "particles", "truth")

@@ -28,7 +28,8 @@ import numpy as np
 from jetlab._quiet import quiet_stdout
 from jetlab.errors import JetlabError, UsageError
 
-__all__ = ["BeamSpot", "EventConfig", "GenParticles", "HARD_PROCESSES", "PILEUP_PROCESS", "generate_event"]
+__all__ = ["BeamSpot", "EventConfig", "GenParticles", "HARD_PROCESSES", "PILEUP_PROCESS", "generate_event",
+           "event_seeds"]
 
 # Pythia settings of each hard process; "none" gives pileup-only events.
 HARD_PROCESSES: dict[str, tuple[str, ...]] = {
@@ -152,19 +153,30 @@ class _Pythia:
         return np.bincount(interaction, minlength=n), out
 
 
+def event_seeds(seed: int, index: int) -> dict[str, int]:
+    """The seeds of event ``index`` of sample ``seed``: Pythia's hard-scatter and pileup seeds, numpy's.
+
+    Example:
+        >>> event_seeds(0, 0) == event_seeds(0, 0) != event_seeds(0, 1)
+        True
+    """
+    hard, pileup, numpy_seed = np.random.SeedSequence([int(seed), int(index)]).generate_state(3)
+    return {"hard": int(hard) % _MAX_SEED, "pileup": int(pileup) % _MAX_SEED, "numpy": int(numpy_seed)}
+
+
 def generate_event(config: EventConfig, seed: int, index: int) -> GenParticles:
     """The particles of event ``index`` of the sample ``seed``: a function of (config, seed, index) only."""
-    hard_seed, pileup_seed, numpy_seed = np.random.SeedSequence([int(seed), int(index)]).generate_state(3)
-    rng = np.random.default_rng(int(numpy_seed))
+    seeds = event_seeds(seed, index)
+    rng = np.random.default_rng(seeds["numpy"])
     parts: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
     if config.hard != "none":
-        hard = _pythia(config.sqrt_s, HARD_PROCESSES[config.hard], hard_seed % _MAX_SEED)
+        hard = _pythia(config.sqrt_s, HARD_PROCESSES[config.hard], seeds["hard"])
         parts.append(hard.interactions(1, config.pt_min, config.eta_max))
     n_pileup = int(rng.poisson(config.pileup))
     while config.hard == "none" and n_pileup == 0:  # pileup-only events: Poisson conditioned on N >= 1
         n_pileup = int(rng.poisson(config.pileup))
     if n_pileup:
-        pileup = _pythia(config.sqrt_s, PILEUP_PROCESS, pileup_seed % _MAX_SEED)
+        pileup = _pythia(config.sqrt_s, PILEUP_PROCESS, seeds["pileup"])
         parts.append(pileup.interactions(n_pileup, config.pt_min, config.eta_max))
     counts = np.concatenate([c for c, _ in parts])  # (V,) particles per interaction
     cols = {k: np.concatenate([p[k] for _, p in parts]) for k in parts[0][1]}
