@@ -15,6 +15,8 @@ from jetlab import __version__
 from jetlab._quiet import third_party_quiet
 from jetlab.cli_showers import add_showers as _add_showers
 from jetlab.cli_showers import run_showers_command
+from jetlab.cli_tracks import add_parser as _add_tracks
+from jetlab.cli_tracks import run as run_tracks_command
 from jetlab.errors import JetlabError, one_line
 
 __all__ = ["main", "build_parser"]
@@ -180,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-particles", type=_positive, default=100, help="constituents per jet in the output")
     _add_training(sub)
     _add_showers(sub)
+    _add_tracks(sub)
     p = sub.add_parser("quickstart",
                        help="the demo: dataset, plots, three models trained and compared (~10 min on 2 cores)")
     p.add_argument("--out", default="quickstart")
@@ -224,6 +227,8 @@ def _run(args: argparse.Namespace) -> int:
         return run_training_command(args, _train_overrides)
     elif args.command == "showers":
         return run_showers_command(args)
+    elif args.command == "tracks":
+        return run_tracks_command(args)
     elif args.command == "quickstart":
         res = api.quickstart(args.out, jets_per_class=args.jets_per_class, workers=args.workers)
         print(f"dataset: {res['dataset']}\nplots:\n  " + "\n  ".join(res["plots"]))
