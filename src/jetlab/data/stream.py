@@ -3,10 +3,11 @@
 A PyTorch ``IterableDataset`` under Lightning (no home-made distributed layer): each epoch the chunks
 (row ranges of files, see :meth:`Source.chunks`) are put in an order drawn from ``(seed, epoch)``, and
 DDP rank ``r`` of ``R`` with loader worker ``w`` of ``W`` reads chunks ``r·W + w, r·W + w + R·W, ...``:
-every chunk is read by exactly one process, so processes see disjoint jets. Rows of several chunks fill a
-shuffle buffer whose rows are permuted before they are cut into batches. Training yields exactly
-``n_batches`` per process (the same on every rank, so DDP never waits for a rank that ran out); evaluation
-reads its chunks once, in order.
+every chunk is read by exactly one process, so processes see disjoint jets (with fewer chunks than
+processes the chunks are first cut into equal row ranges, so that no rank is left without data). Rows of
+several chunks fill a shuffle buffer whose rows are permuted before they are cut into batches. Training yields exactly
+``n_batches`` per process (the same on every rank, so DDP never waits for a rank that ran out), passing
+over its chunks as often as that takes; evaluation reads its chunks once, in order.
 
 Splits are a hash of the global jet index (:func:`hash_split`): stable, disjoint, independent of the
 training seed and of how files are chunked. Memory stays bounded by the buffer plus one chunk.
@@ -19,6 +20,7 @@ of ``__iter__`` below on top of PyTorch's own ``IterableDataset`` and ``get_work
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from jetlab.errors import UsageError
 from jetlab.io.source import Source
 
 __all__ = ["hash_split", "split_masks", "StreamDataset", "process_slot"]
@@ -92,19 +95,35 @@ class StreamDataset(IterableDataset):
 
     def _rows(self, c: int) -> tuple[Any, np.ndarray]:
         """Jets of chunk ``c`` in this split and selection, and their targets."""
-        f, lo, hi = self.chunk_list[c]
+        return self._read(*self.chunk_list[c])
+
+    def _read(self, f: int, lo: int, hi: int) -> tuple[Any, np.ndarray]:
+        """Jets ``[lo:hi]`` of file ``f`` in this split and selection, and their targets."""
         jets = self.source.read(f, lo, hi)
         split = hash_split(self.offsets[f] + np.arange(lo, hi), *self.fractions, self.split_seed)
         targets = self.targets(jets.labels)
         keep = (split == _SPLITS.index(self.split)) & (targets >= 0)
         return jets[keep], targets[keep]
 
-    def my_chunks(self, epoch: int) -> np.ndarray:
-        """Chunk numbers this process reads in ``epoch`` (disjoint across processes)."""
+    def _pieces(self, slots: int) -> list[tuple[int, int, int]]:
+        """The chunks, each cut into equal row ranges when there are fewer chunks than processes, so that
+        every process has rows to read (a rank without any would leave the others waiting in DDP)."""
         n = len(self.chunk_list)
-        order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+        if n == 0 or n >= slots:
+            return self.chunk_list
+        parts, out = -(-slots // n), []
+        for f, lo, hi in self.chunk_list:
+            cuts = np.linspace(lo, hi, parts + 1).round().astype(np.int64)
+            out += [(f, int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+        return out
+
+    def my_chunks(self, epoch: int) -> list[tuple[int, int, int]]:
+        """``(file, start, stop)`` ranges this process reads in ``epoch`` (disjoint across processes)."""
         slot, slots = process_slot()
-        return order[slot::slots]
+        pieces = self._pieces(slots)
+        n = len(pieces)
+        order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+        return [pieces[i] for i in order[slot::slots]]
 
     def _quota(self) -> int | None:
         if self.n_batches is None:
@@ -114,31 +133,34 @@ class StreamDataset(IterableDataset):
         return self.n_batches // workers + (worker < self.n_batches % workers)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Evaluation: one pass over this process's ranges. Training: passes until ``quota`` batches; the
+        buffer is drained when full and at the end of each pass (never re-reading rows to fill it)."""
         epoch, self.epoch = self.epoch, self.epoch + 1
         mine, quota = self.my_chunks(epoch), self._quota()
-        if quota == 0 or len(mine) == 0:
+        if quota == 0 or (quota is None and not mine):
             return
         rng = np.random.default_rng([self.seed, epoch, *process_slot()])
         pending: list[tuple[Any, np.ndarray]] = []
-        held, emitted, k = 0, 0, 0
-        while quota is None or emitted < quota:
-            if quota is None and k >= len(mine):
-                break
-            jets, targets = self._rows(int(mine[k % len(mine)]))
-            k += 1
-            if k >= len(mine) and quota is not None and emitted == 0 and held + len(targets) == 0:
-                return  # this process's chunks hold no jets of the split: nothing to cycle over
-            pending.append((jets, targets))
-            held += len(targets)
-            last = quota is None and k >= len(mine)
-            if held < self.buffer and not last:
-                continue
-            for batch in self._drain(pending, rng, keep_tail=not last):
-                yield batch
-                emitted += 1
-                if quota is not None and emitted >= quota:
-                    return
-            held = sum(len(t) for _, t in pending)
+        held, emitted = 0, 0
+        for _ in itertools.count() if quota is not None else range(1):
+            read = 0
+            for i, piece in enumerate(mine):
+                jets, targets = self._read(*piece)
+                pending.append((jets, targets))
+                held, read = held + len(targets), read + len(targets)
+                end = i == len(mine) - 1
+                if held < self.buffer and not end:
+                    continue
+                for batch in self._drain(pending, rng, keep_tail=quota is not None or not end):
+                    yield batch
+                    emitted += 1
+                    if quota is not None and emitted >= quota:
+                        return
+                held = sum(len(t) for _, t in pending)
+            if read == 0:  # training, and nothing to cycle over: fail rather than leave the other ranks waiting
+                slot, slots = process_slot()
+                raise UsageError(f"{self.source.path}: process {slot} of {slots} has no {self.split} jets in its "
+                                 f"{len(mine)} row ranges; use a smaller data.chunk_size or fewer processes")
 
     def _drain(self, pending: list[tuple[Any, np.ndarray]], rng: np.random.Generator,
                keep_tail: bool) -> Iterator[dict[str, Any]]:
