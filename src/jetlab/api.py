@@ -62,9 +62,15 @@ def evaluate(run: PathLike, data: PathLike | None = None, out: PathLike | None =
 
 def info(path: PathLike) -> dict[str, Any]:
     """Summary of any supported dataset: format, jets per class, features, ranges."""
+    from jetlab.io import Showers, open_data
     from jetlab.report.summary import summarize
 
-    return summarize(open(path))
+    data = open_data(path)
+    if isinstance(data, Showers):
+        from jetlab.report.shower_summary import summarize_showers
+
+        return summarize_showers(data)
+    return summarize(data)
 
 
 def plot(path: PathLike, out: PathLike) -> list[Path]:
@@ -74,7 +80,14 @@ def plot(path: PathLike, out: PathLike) -> list[Path]:
 
     if Path(out).exists() and not Path(out).is_dir():
         raise UsageError(f"--out: {out} exists and is not a directory")
-    return plot_dataset(open(path), Path(out))
+    from jetlab.io import Showers, open_data
+
+    data = open_data(path)
+    if isinstance(data, Showers):
+        from jetlab.report.shower_summary import plot_shower_dataset
+
+        return plot_shower_dataset(data, Path(out))
+    return plot_dataset(data, Path(out))
 
 
 def convert(path: PathLike, out: PathLike, to: str = "hls4ml", n_particles: int = 100) -> list[Path]:

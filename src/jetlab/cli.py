@@ -210,6 +210,10 @@ def _run(args: argparse.Namespace) -> int:
         summary = api.info(args.path)
         if args.json:
             print(json.dumps(summary, indent=2))
+        elif summary.get("kind") == "showers":
+            from jetlab.report.shower_summary import format_showers
+
+            print(format_showers(summary))
         else:
             from jetlab.report.summary import format_summary
 

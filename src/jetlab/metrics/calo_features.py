@@ -149,10 +149,8 @@ def layout_from_geometry(geometry: Any) -> CaloLayout:
 
 def layout_for(name: str) -> CaloLayout:
     """The layout of the registered shower geometry ``name`` (``"calogan"``, ``"challenge2"``)."""
-    try:                                      # where the geometries may move to, else where they are now
-        from jetlab.physics.calorimeter import get_geometry
-    except ImportError:
-        from jetlab.generate.showers.geometry import get_geometry  # type: ignore[no-redef]
+    from jetlab.physics.calorimeter import get_geometry
+
     return layout_from_geometry(get_geometry(name))
 
 
