@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from jetlab.classes import ClassSelection, LabelScheme
 from jetlab.data.batches import BatchBuilder, RepresentationConfig
 from jetlab.data.splits import split_indices, subset, targets_for
-from jetlab.data.stream import StreamDataset, split_masks
+from jetlab.data.stream import LabelTargets, StreamDataset, split_masks
 from jetlab.errors import UsageError
 from jetlab.io.jets import Jets
 from jetlab.io.source import Source, open_source
@@ -43,7 +43,7 @@ class DataConfig:
     split_seed: int = 0
     balance: str = "weights"  # "weights" (loss weights), "sampler" (balanced sampling) or "none"
     num_workers: int | None = None  # loader processes; None = :func:`default_workers`
-    max_jets: int | None = None  # use only N random jets of each split (quick runs)
+    max_jets: int | None = None  # use only N random jets of each split (quick runs; streamed: N training jets)
     cache_mb: int = 1024  # a split's representation built once and kept if at most this size; 0 = per batch
     stream: str = "auto"  # "memory", "stream", or "auto": stream when the jets would take more than memory_mb
     memory_mb: int = 4096
@@ -291,11 +291,15 @@ class JetDataModule(L.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         world = trainer.world_size if trainer is not None else 1
         # every rank the same number of full batches (DDP waits for the slowest); at least one
-        n_batches = max(1, -(-self.split_size(split) // (self.batch_size * world))) if shuffle else None
-        return StreamDataset(self._source, split, (self.config.val_fraction, self.config.test_fraction),
-                             self.config.split_seed, lambda labels: self.split_targets(split, labels), self.builder,
-                             self.batch_size, self.config.chunk_size, shuffle, self.config.shuffle_buffer,
-                             self.seed, n_batches)
+        n = min(self.split_size(split), self.config.max_jets or self.split_size(split))  # max_jets: streamed
+        #                                                                                   training only
+        n_batches = max(1, -(-n // (self.batch_size * world))) if shuffle else None
+        targets = LabelTargets(self.split_targets(split, np.arange(len(self.scheme_or_fail().classes))))
+        ds = StreamDataset(self._source, split, (self.config.val_fraction, self.config.test_fraction),
+                           self.config.split_seed, targets, self.builder, self.batch_size, self.config.chunk_size,
+                           shuffle, self.config.shuffle_buffer, self.seed, n_batches)
+        ds.epoch = trainer.current_epoch if trainer is not None else 0  # a resumed run continues the order
+        return ds
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         workers = default_workers() if self.config.num_workers is None else self.config.num_workers

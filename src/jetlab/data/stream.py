@@ -31,7 +31,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from jetlab.errors import UsageError
 from jetlab.io.source import Source
 
-__all__ = ["hash_split", "split_masks", "StreamDataset", "process_slot"]
+__all__ = ["hash_split", "split_masks", "StreamDataset", "process_slot", "LabelTargets"]
 
 _SPLITS = ("train", "val", "test")
 
@@ -61,6 +61,18 @@ def hash_split(index: np.ndarray, val_fraction: float, test_fraction: float, spl
 def split_masks(n: int, val_fraction: float, test_fraction: float, split_seed: int) -> dict[str, np.ndarray]:
     s = hash_split(np.arange(n), val_fraction, test_fraction, split_seed)
     return {name: s == k for k, name in enumerate(_SPLITS)}
+
+
+class LabelTargets:
+    """Targets as a function of the dataset label alone, ``table[label]`` (-1 for label -1): picklable, so
+    loader worker processes started by spawn or forkserver can receive it (a lambda cannot be pickled)."""
+
+    def __init__(self, table: np.ndarray) -> None:
+        self.table = np.asarray(table, np.int64)
+
+    def __call__(self, labels: np.ndarray) -> np.ndarray:
+        labels = np.asarray(labels, np.int64)
+        return np.where(labels >= 0, self.table[np.clip(labels, 0, len(self.table) - 1)], -1)
 
 
 def process_slot() -> tuple[int, int]:
@@ -100,6 +112,8 @@ class StreamDataset(IterableDataset):
     def _read(self, f: int, lo: int, hi: int) -> tuple[Any, np.ndarray]:
         """Jets ``[lo:hi]`` of file ``f`` in this split and selection, and their targets."""
         jets = self.source.read(f, lo, hi)
+        trim = getattr(self.make_batch, "trim", None)
+        jets = trim(jets) if trim is not None else jets  # only the particle slots the representation reads
         split = hash_split(self.offsets[f] + np.arange(lo, hi), *self.fractions, self.split_seed)
         targets = self.targets(jets.labels)
         keep = (split == _SPLITS.index(self.split)) & (targets >= 0)

@@ -20,7 +20,7 @@ import numpy as np
 
 import jetlab.io.guarded as guarded
 from jetlab.classes import TOPTAG
-from jetlab.errors import FormatError
+from jetlab.errors import FormatError, InputError
 from jetlab.io.jets import Jets
 from jetlab.io.readers import Reader, register_reader
 from jetlab.io.readers._assemble import assemble
@@ -47,10 +47,21 @@ def _count(path: Path) -> int:
         return int(guarded.dataset(f, "table/block0_values", path, 2).shape[0])
 
 
-def _labels(path: Path) -> np.ndarray:
+def _labels(path: Path, rows_per_read: int = 65536) -> np.ndarray:
+    """The is_signal_new column only, read in row blocks (a whole block of 806 columns would cost
+    ~3 kB per jet of memory just to find the labels)."""
     with guarded.open_h5(path) as f:
         table = f["table"]
-        return _gather(table, _block_columns(table, path), ["is_signal_new"], slice(None), path)[:, 0].astype(np.int64)
+        block, column = _block_columns(table, path)["is_signal_new"]
+        values = guarded.dataset(table, f"block{block}_values", path, 2)
+        try:
+            out = np.concatenate([np.asarray(values[lo:lo + rows_per_read, column], np.float64)
+                                  for lo in range(0, values.shape[0], rows_per_read)] or [np.zeros(0)])
+        except guarded.ERRORS as e:
+            raise InputError(f"{path}: unreadable is_signal_new column ({type(e).__name__})") from None
+    if not np.isin(out, (0.0, 1.0)).all():
+        raise FormatError(f"{path}: is_signal_new holds values other than 0 and 1")
+    return out.astype(np.int64)
 
 
 @np.errstate(all="ignore")
