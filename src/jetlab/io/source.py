@@ -14,9 +14,11 @@ Counting reads no arrays (manifest counts, HDF5 shapes, ROOT entries).
 from __future__ import annotations
 
 import glob
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -33,6 +35,7 @@ from jetlab.io.format import (
     shard_scheme,
 )
 from jetlab.io.jets import Jets
+from jetlab.io.maps import DQM_SCHEME
 from jetlab.io.showers import SHOWER_SCHEME, Showers
 from jetlab.io.showers_files import read_showers_manifest
 
@@ -108,12 +111,11 @@ class Source:
         """Every jet in memory (the fast path for data that fit)."""
         try:
             parts = [self.read(i) for i in range(len(self.files))]
-            if all(isinstance(p, Showers) for p in parts):
-                jets: Jets | Showers = Showers.concatenate([p for p in parts if isinstance(p, Showers)])
-            elif all(isinstance(p, Jets) for p in parts):
-                jets = Jets.concatenate([p for p in parts if isinstance(p, Jets)])
-            else:
-                raise FormatError(f"{self.path}: holds both jets and showers; one kind per dataset")
+            kinds = {type(p) for p in parts}
+            if len(kinds) > 1:
+                raise FormatError(f"{self.path}: holds {' and '.join(sorted(k.__name__ for k in kinds))}; one kind "
+                                  "per dataset")
+            jets: Any = (parts[0] if kinds else Jets.empty()).concatenate(parts)  # Jets, Showers or Maps
         except FormatError as e:
             if self.path in str(e):
                 raise
@@ -140,6 +142,9 @@ def open_source(path: str | os.PathLike[str]) -> Source:
         if showers is not None:
             parts = [FilePart(p / s["file"], showers["reader"], s["n_showers"]) for s in showers["shards"]]
             return Source(text, parts, SHOWER_SCHEME)
+        dqm = _dqm_manifest(p)  # detector maps of data-quality monitoring (jetlab dqm generate)
+        if dqm is not None:
+            return Source(text, [FilePart(p / s["file"], "dqm", s["n_maps"]) for s in dqm["shards"]], DQM_SCHEME)
         manifest = read_manifest(p)
         parts = [FilePart(p / s["file"], SHARD, s["n_jets"]) for s in manifest["shards"]]
         return Source(text, parts, manifest_scheme(manifest, p / MANIFEST))
@@ -187,6 +192,23 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if fmt is None:
         explain_unknown(path)  # raises: truncated HDF5 or zip, or no known layout
     return fmt
+
+
+def _dqm_manifest(directory: Path) -> dict[str, Any] | None:
+    """The ``manifest.json`` of ``format: dqm`` in ``directory``, None when it is another dataset's."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != "dqm":
+        return None
+    for s in manifest.get("shards") or []:
+        if not (isinstance(s, dict) and isinstance(s.get("file"), str) and Path(s["file"]).name == s["file"]
+                and type(s.get("n_maps")) is int):
+            raise FormatError(f"{directory / MANIFEST}: shard entries need a plain file name and n_maps")
+        if not (directory / s["file"]).is_file():
+            raise InputError(f"{directory / MANIFEST}: shard {s['file']} listed but missing")
+    return manifest
 
 
 def _is_shard(path: Path) -> bool:
