@@ -24,6 +24,7 @@ from jetlab.represent.efp import efp_features, n_efp_features
 from jetlab.represent.graph import fully_connected_edges, jet_graphs, knn_indices, to_pyg
 from jetlab.represent.hlf import HLFScaler, hlf_matrix
 from jetlab.represent.image import jet_images
+from jetlab.represent.maps import normalized_maps  # noqa: F401 - registers ``detector_map``
 from jetlab.represent.sequence import COURSE7, FEATURES, default_features, particle_features
 
 __all__ = [
