@@ -67,7 +67,7 @@ class Maps:
                                   f"{p.detector!r} {p.reference.shape}")
             if not np.allclose(p.reference, first.reference):
                 raise FormatError("cannot join maps made against different reference runs")
-        cat = {k: np.concatenate([getattr(p, k) for p in parts])
+        cat: dict[str, Any] = {k: np.concatenate([getattr(p, k) for p in parts])
                for k in ("maps", "labels", "channel_faults", "fault_kind", "strength")}
         return replace(first, **cat, meta=dict(first.meta))
 
@@ -85,7 +85,8 @@ class Maps:
     @property
     def shape(self) -> tuple[int, int, int]:
         """(C, H, W) of one map."""
-        return tuple(self.reference.shape)  # type: ignore[return-value]
+        c, h, w = self.reference.shape
+        return int(c), int(h), int(w)
 
     def counts(self) -> dict[str, int]:
         n = np.bincount(self.labels[self.labels >= 0], minlength=len(self.scheme.classes))

@@ -110,7 +110,7 @@ class Source:
     def load(self) -> Jets | Showers:
         """Every jet in memory (the fast path for data that fit)."""
         try:
-            parts = [self.read(i) for i in range(len(self.files))]
+            parts: list[Any] = [self.read(i) for i in range(len(self.files))]
             kinds = {type(p) for p in parts}
             if len(kinds) > 1:
                 raise FormatError(f"{self.path}: holds {' and '.join(sorted(k.__name__ for k in kinds))}; one kind "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import h5py
 import numpy as np
@@ -95,4 +95,5 @@ def write_dqm(path: str | os.PathLike[str], maps: Maps, attrs: dict[str, Any] | 
     return path
 
 
-register_reader(Reader("dqm", "jetlab data-quality maps", _sniff, read_dqm, _count, DQM_SCHEME, _labels))
+# Reader.read is typed for Jets | Showers; maps are a third kind the sources read the same way
+register_reader(Reader("dqm", "jetlab data-quality maps", _sniff, cast(Any, read_dqm), _count, DQM_SCHEME, _labels))
