@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -61,19 +60,15 @@ def test_chi2_finds_a_strong_dead_region(tmp_path: Path) -> None:
     assert auc(chi2_scores(maps)["max_pull"], maps.labels) > 0.95
 
 
-def test_cae_trains_on_good_maps_and_localizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cae_trains_on_good_maps_and_localizes(tmp_path: Path) -> None:
     import jetlab.api as api
-    import jetlab.models.registry as registry
     from jetlab.tasks.dqm_eval import evaluate_dqm
 
-    # until the run config accepts a representation that serves the model's input ("image"), cae reads detector_map
-    spec = registry.get_spec("cae")
-    monkeypatch.setitem(registry._REGISTRY, "cae", dataclasses.replace(spec, representation="detector_map"))
     cfg = _cfg(tmp_path, n_maps=300, shard_size=300, kinds=("hot",), strengths=(1.0,))
     generate_dqm(cfg)
     run = tmp_path / "run"
     api.train("cae", cfg.out, run, task="anomaly", classes="good", hparams={"channels": [8, 16], "latent": 8},
-              trainer={"epochs": 8, "batch_size": 32})
+              representation={"name": "detector_map"}, trainer={"epochs": 8, "batch_size": 32})
     res = evaluate_dqm(run, plots=False)
     ae = res["methods"]["autoencoder"]
     assert ae["auc"] > 0.95 and ae["localization"]["efficiency"] > 0.9

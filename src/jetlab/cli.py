@@ -15,6 +15,8 @@ from jetlab import __version__
 from jetlab._quiet import third_party_quiet
 from jetlab.cli_showers import add_showers as _add_showers
 from jetlab.cli_showers import run_showers_command
+from jetlab.cli_dqm import add_parser as _add_dqm
+from jetlab.cli_dqm import run as run_dqm_command
 from jetlab.cli_tracks import add_parser as _add_tracks
 from jetlab.cli_tracks import run as run_tracks_command
 from jetlab.errors import JetlabError, one_line
@@ -183,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training(sub)
     _add_showers(sub)
     _add_tracks(sub)
+    _add_dqm(sub)
     p = sub.add_parser("quickstart",
                        help="the demo: dataset, plots, three models trained and compared (~10 min on 2 cores)")
     p.add_argument("--out", default="quickstart")
@@ -233,6 +236,8 @@ def _run(args: argparse.Namespace) -> int:
         return run_showers_command(args)
     elif args.command == "tracks":
         return run_tracks_command(args)
+    elif args.command == "dqm":
+        return run_dqm_command(args)
     elif args.command == "quickstart":
         res = api.quickstart(args.out, jets_per_class=args.jets_per_class, workers=args.workers)
         print(f"dataset: {res['dataset']}\nplots:\n  " + "\n  ".join(res["plots"]))

@@ -37,6 +37,8 @@ class Representation:
     options: Mapping[str, Any] = {}
     particles: bool = False  # reads particle slots: data modules keep only ``max_particles`` of them
     onnx_inputs: tuple[str, ...] = ("x",)
+    serves: tuple[str, ...] = ()  # representations whose batch keys this one also provides (a model registered
+    #                               for one of them may be run on this one, e.g. detector maps for image models)
 
     def check(self, config: RepresentationConfig) -> None:
         """Raise :class:`UsageError` for option values this representation cannot use."""

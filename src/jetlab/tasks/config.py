@@ -30,6 +30,7 @@ from jetlab.data.batches import RepresentationConfig
 from jetlab.data.module import DataConfig
 from jetlab.errors import InputError, UsageError
 from jetlab.models import get_spec
+from jetlab.represent.registry import get_representation
 from jetlab.tasks.classify import LossConfig, OptimConfig
 from jetlab.tasks.registry import get_task
 
@@ -171,9 +172,10 @@ def resolve_config(model: str | None, data_path: str, user: dict[str, Any] | Non
 
         scheme = open_source(data_path).scheme
     rep = merged.get("representation", {})
-    if rep.get("name", spec.representation) != spec.representation:
+    asked = rep.get("name", spec.representation)
+    if asked != spec.representation and spec.representation not in get_representation(asked).serves:
         raise UsageError(f"model {name!r} reads the {spec.representation!r} representation, "
-                         f"the config asks for {rep['name']!r}")
+                         f"the config asks for {asked!r}")
     merged.setdefault("data", {})["path"] = str(data_path)
     rep = dict(merged.get("representation", {}))
     cfg = RunConfig(model=name, hparams=dict(merged.get("hparams", {})), task=task, scheme=scheme or JETLAB,
