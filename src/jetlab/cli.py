@@ -13,10 +13,11 @@ from typing import Any, NoReturn
 
 from jetlab import __version__
 from jetlab._quiet import third_party_quiet
-from jetlab.cli_showers import add_showers as _add_showers
-from jetlab.cli_showers import run_showers_command
+from jetlab.cli_args import pair, positive
 from jetlab.cli_dqm import add_parser as _add_dqm
 from jetlab.cli_dqm import run as run_dqm_command
+from jetlab.cli_showers import add_showers as _add_showers
+from jetlab.cli_showers import run_showers_command
 from jetlab.cli_tracks import add_parser as _add_tracks
 from jetlab.cli_tracks import run as run_tracks_command
 from jetlab.errors import JetlabError, one_line
@@ -29,47 +30,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _pair(flag: str):  # noqa: ANN202
-    def parse(text: str) -> tuple[float, float]:
-        try:
-            lo, hi = (float(s) for s in text.split(","))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected LOW,HIGH in GeV, got {text!r}") from None
-        if not 0 < lo < hi:
-            raise argparse.ArgumentTypeError(f"needs 0 < LOW < HIGH, got {text!r}")
-        return lo, hi
-
-    parse.__name__ = flag
-    return parse
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
 def _add_generate(sub: Any) -> None:
     p = sub.add_parser("generate", help="generate labelled jets with Pythia 8 + FastJet",
                        description="Generate g/q/W/Z/top jets (anti-kT) into HDF5 shards + manifest.json. "
                                    "Resumable: rerunning the same command skips whole shards.")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--classes", default="g,q,w,z,t", help="classes to generate (default g,q,w,z,t)")
-    p.add_argument("--jets-per-class", type=_positive, default=1000)
+    p.add_argument("--jets-per-class", type=positive, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=_positive, default=1, help="parallel processes")
-    p.add_argument("--max-particles", type=_positive, default=150, help="constituents stored per jet")
-    p.add_argument("--pt-range", type=_pair("pt-range"), default=(950.0, 1050.0), help="jet pT window, GeV")
-    p.add_argument("--pthat-range", type=_pair("pthat-range"), default=None,
+    p.add_argument("--workers", type=positive, default=1, help="parallel processes")
+    p.add_argument("--max-particles", type=positive, default=150, help="constituents stored per jet")
+    p.add_argument("--pt-range", type=pair("pt-range"), default=(950.0, 1050.0), help="jet pT window, GeV")
+    p.add_argument("--pthat-range", type=pair("pthat-range"), default=None,
                    help="Pythia pT-hat window, GeV (default: 0.9 x low .. 1.1 x high of --pt-range)")
     p.add_argument("--eta-max", type=float, default=2.5, help="jet |eta| cut")
     p.add_argument("--radius", type=float, default=0.8, help="anti-kT R")
     p.add_argument("--detector", choices=("none", "simple"), default="none")
-    p.add_argument("--shard-size", type=_positive, default=500, help="jets per shard file")
+    p.add_argument("--shard-size", type=positive, default=500, help="jets per shard file")
     p.add_argument("--shard", default=None, metavar="I/N", help="make only slice I of N (batch array jobs)")
     p.add_argument("--no-progress", action="store_true")
 
@@ -89,8 +66,8 @@ def _add_training(sub: Any) -> None:
     p.add_argument("--classes", default=None,
                    help="classes in the dataset's own names: g,q,w,z,t or binary t:g,q (generated jets), "
                         "top:qcd (Top Tagging), Hbb:QCD (JetClass); default: every class the dataset holds")
-    p.add_argument("--epochs", type=_positive, default=None)
-    p.add_argument("--batch-size", type=_positive, default=None)
+    p.add_argument("--epochs", type=positive, default=None)
+    p.add_argument("--batch-size", type=positive, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--max-time", default=None, metavar="HH:MM:SS")
     p.add_argument("--seed", type=int, default=None)
@@ -98,8 +75,8 @@ def _add_training(sub: Any) -> None:
     p.add_argument("--accelerator", default=None, help="auto (default), cpu, gpu")
     p.add_argument("--devices", default=None, help="number of devices (or auto)")
     p.add_argument("--strategy", default=None, help="auto (default) or ddp")
-    p.add_argument("--num-nodes", type=_positive, default=None)
-    p.add_argument("--max-jets", type=_positive, default=None, help="use at most N jets per split")
+    p.add_argument("--num-nodes", type=positive, default=None)
+    p.add_argument("--max-jets", type=positive, default=None, help="use at most N jets per split")
     p.add_argument("--num-workers", type=int, default=None, help="data-loader processes")
     p.add_argument("--resume", action="store_true", help="continue RUN from checkpoints/last.ckpt")
     p.add_argument("--no-progress", action="store_true")
@@ -121,7 +98,7 @@ def _add_training(sub: Any) -> None:
     p.add_argument("--opset", type=int, default=None, help="ONNX opset of a network's graph (default: the exporter's)")
     p = sub.add_parser("sample", help="draw jets from a trained generator into a dataset file")
     p.add_argument("run")
-    p.add_argument("--n", type=_positive, required=True, help="number of jets")
+    p.add_argument("--n", type=positive, required=True, help="number of jets")
     p.add_argument("--out", required=True, help="output file (a jetlab shard, .h5)")
     p.add_argument("--classes", default=None, help="classes to draw (default: all the generator knows)")
     p.add_argument("--seed", type=int, default=0)
@@ -129,7 +106,7 @@ def _add_training(sub: Any) -> None:
     p.add_argument("real")
     p.add_argument("fake")
     p.add_argument("--classes", default=None, help="compare only these classes, e.g. t")
-    p.add_argument("--n-particles", type=_positive, default=30)
+    p.add_argument("--n-particles", type=positive, default=30)
     p.add_argument("--plots", default=None, metavar="DIR", help="also write real-vs-generated plots into DIR")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("compare", help="landscape table (markdown + HTML) and ROC overlay of evaluated runs")
@@ -181,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--to", default="hls4ml", choices=("hls4ml",))
     p.add_argument("--out", required=True)
-    p.add_argument("--n-particles", type=_positive, default=100, help="constituents per jet in the output")
+    p.add_argument("--n-particles", type=positive, default=100, help="constituents per jet in the output")
     _add_training(sub)
     _add_showers(sub)
     _add_tracks(sub)
@@ -189,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("quickstart",
                        help="the demo: dataset, plots, three models trained and compared (~10 min on 2 cores)")
     p.add_argument("--out", default="quickstart")
-    p.add_argument("--jets-per-class", type=_positive, default=1000)
-    p.add_argument("--workers", type=_positive, default=None)
+    p.add_argument("--jets-per-class", type=positive, default=1000)
+    p.add_argument("--workers", type=positive, default=None)
     return parser
 
 

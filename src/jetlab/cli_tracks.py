@@ -10,17 +10,9 @@ import argparse
 import json
 from typing import Any
 
+from jetlab.cli_args import positive
+
 __all__ = ["add_parser", "run", "format_info"]
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
 
 
 def add_parser(sub: Any) -> None:
@@ -34,13 +26,13 @@ def add_parser(sub: Any) -> None:
                         description="Events in the TrackML layout + detectors.csv + manifest.json. Resumable: "
                                     "rerunning the same command skips complete events.")
     g.add_argument("--out", required=True, help="output directory")
-    g.add_argument("--events", type=_positive, default=100)
+    g.add_argument("--events", type=positive, default=100)
     g.add_argument("--pileup", type=float, default=10.0, help="mean number of minimum-bias interactions (Poisson)")
     g.add_argument("--hard", default="ttbar", choices=("ttbar", "none"), help="hard-scatter process")
     g.add_argument("--pt-min", type=float, default=0.1, help="generator particles kept above this pT, GeV")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--workers", type=_positive, default=1, help="parallel processes")
-    g.add_argument("--shard-size", type=_positive, default=10, help="events per work block")
+    g.add_argument("--workers", type=positive, default=1, help="parallel processes")
+    g.add_argument("--shard-size", type=positive, default=10, help="events per work block")
     g.add_argument("--no-progress", action="store_true")
     e = tsub.add_parser("evaluate", help="TrackML score, efficiency, fake and duplicate rates of tracks",
                         description="Score a submission CSV (event_id,hit_id,track_id) or ACTS's CKF against the "
@@ -55,7 +47,7 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--no-progress", action="store_true")
     i = tsub.add_parser("info", help="events, hits per layer, particles vs pT and eta")
     i.add_argument("path", metavar="DIR")
-    i.add_argument("--max-events", type=_positive, default=10, help="events read for the statistics")
+    i.add_argument("--max-events", type=positive, default=10, help="events read for the statistics")
     i.add_argument("--detector", default=None, metavar="CSV")
     i.add_argument("--json", action="store_true", help="machine-readable output")
     q = tsub.add_parser("plot", help="hits per layer, particle spectra, an event display")
@@ -63,7 +55,7 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--out", required=True, help="directory for the PNGs")
     q.add_argument("--event", type=int, default=None, help="event shown (default the first)")
     q.add_argument("--tracks", metavar="FILE", default=None, help="colour hits by track of this submission")
-    q.add_argument("--max-events", type=_positive, default=10)
+    q.add_argument("--max-events", type=positive, default=10)
     q.add_argument("--detector", default=None, metavar="CSV")
 
 

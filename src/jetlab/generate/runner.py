@@ -22,6 +22,7 @@ from tqdm import tqdm
 from jetlab.classes import JETLAB
 from jetlab.errors import InputError, JetlabError, UsageError
 from jetlab.generate.config import GenerateConfig, ShardTask, plan_shards
+from jetlab.generate.outdir import prepare_out
 from jetlab.generate.shards import make_shard, shard_meta
 from jetlab.io.atomic import atomic_write, remove_stale
 from jetlab.io.format import SCHEMA_VERSION, sha256, shard_info, write_manifest
@@ -40,16 +41,7 @@ def _versions() -> dict[str, str]:
 
 
 def _prepare_out(cfg: GenerateConfig) -> None:
-    out = Path(cfg.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: {out} exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"--out: cannot create {out} ({e.strerror})") from None
-    if not os.access(out, os.W_OK):
-        raise UsageError(f"--out: {out} is not writable")
-    remove_stale(out)  # *.tmp left by a killed run; never a whole shard
+    out = prepare_out(cfg.out)
     for f in sorted(out.glob("*.h5")):
         settings = shard_info(f).get("settings")
         if settings != cfg.physics():

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing as mp
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from jetlab.generate.dqm.maps import (
     tracker_map,
     tracker_occupancy,
 )
+from jetlab.generate.outdir import prepare_out
 from jetlab.io.atomic import remove_stale
 from jetlab.io.format import MANIFEST, sha256, write_manifest
 from jetlab.io.maps import DETECTORS, DQM_SCHEME, FAULT_KINDS, Maps
@@ -153,14 +153,7 @@ def _stored(path: Path) -> dict[str, Any] | None:
 
 
 def _prepare(cfg: DQMConfig) -> list[tuple[int, int, int, str]]:
-    out = Path(cfg.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"--out: cannot create {out} ({e.strerror or 'not a directory'})") from None
-    if not os.access(out, os.W_OK):
-        raise UsageError(f"--out: {out} is not writable")
-    remove_stale(out)
+    out = prepare_out(cfg.out)
     for f in sorted(out.glob("*.h5")):
         if (_stored(f) or {}).get("settings") != cfg.physics:
             raise UsageError(f"--out: {out} holds {f.name}, not maps of these settings; use a new directory")

@@ -14,7 +14,6 @@ import contextlib
 import json
 import math
 import multiprocessing as mp
-import os
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jetlab.errors import UsageError
+from jetlab.generate.outdir import prepare_out
 from jetlab.generate.showers.gflash import min_energy
 from jetlab.generate.showers.simulate import simulate
 from jetlab.io.atomic import remove_stale
@@ -151,14 +151,7 @@ def _stored_info(path: Path) -> dict[str, Any] | None:
 
 def _prepare(cfg: ShowerConfig) -> list[ShowerShard]:
     """Create ``--out``, refuse other files in it (but for whole shards of these settings); the shards to make."""
-    out = Path(cfg.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"--out: cannot create {out} ({e.strerror or 'not a directory'})") from None
-    if not os.access(out, os.W_OK):
-        raise UsageError(f"--out: {out} is not writable")
-    remove_stale(out)
+    out = prepare_out(cfg.out)
     for f in sorted(out.glob("*.h5")):
         if (_stored_info(f) or {}).get("settings") != cfg.physics:
             raise UsageError(f"--out: {out} holds {f.name}, not showers of these settings; use a new directory")

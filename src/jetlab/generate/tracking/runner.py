@@ -30,6 +30,7 @@ from typing import Any
 from tqdm import tqdm
 
 from jetlab.errors import UsageError
+from jetlab.generate.outdir import prepare_out
 from jetlab.generate.tracking.dataset import DETECTORS_FILE, MANIFEST, _read_manifest, write_detectors
 from jetlab.generate.tracking.events import BeamSpot, EventConfig, event_seeds
 from jetlab.generate.tracking.geometry import DETECTOR_NAME, DIGI_CONFIG, FIELD_T, module_table
@@ -99,16 +100,7 @@ def _complete(out: Path, event_id: int) -> bool:
 
 
 def _prepare(cfg: TracksConfig) -> None:
-    out = cfg.out
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: {out} exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"--out: cannot create {out} ({e.strerror})") from None
-    if not os.access(out, os.W_OK):
-        raise UsageError(f"--out: {out} is not writable")
-    remove_stale(out)  # *.tmp left by a killed run
+    out = prepare_out(cfg.out)
     manifest = _read_manifest(out / MANIFEST)
     if manifest is None and list_events(out):
         raise UsageError(f"--out: {out} holds TrackML events without a {MANIFEST}; use a new directory")
