@@ -52,7 +52,10 @@ def score_autoencoder(model: torch.nn.Module, builder: BatchBuilder, maps: Maps,
     """``score`` (N,) mean squared error, ``channel`` (N, H, W) squared error per detector channel, and the
     first batch's ``x`` and ``recon`` reshaped to (n, C, H, W)."""
     h, w = maps.shape[1:]
-    scores, channel, x0, r0 = [], [], None, None
+    scores: list[np.ndarray] = []
+    channel: list[np.ndarray] = []
+    x0: np.ndarray | None = None
+    r0: np.ndarray | None = None
     for lo in range(0, len(maps), batch):
         out = model(builder(maps[lo:lo + batch]))
         x, r = out["target"].reshape(len(out["target"]), -1, h, w), out["recon"].reshape(len(out["target"]), -1, h, w)
@@ -60,7 +63,9 @@ def score_autoencoder(model: torch.nn.Module, builder: BatchBuilder, maps: Maps,
         channel.append(((r - x) ** 2).sum(1).numpy())  # (B, H, W)
         if x0 is None:
             x0, r0 = x.numpy(), r.numpy()
-    return {"score": np.concatenate(scores), "channel": np.concatenate(channel), "x": x0, "recon": r0}
+    empty = np.zeros((0, 1, h, w), np.float32)  # no maps: no examples to draw
+    return {"score": np.concatenate(scores), "channel": np.concatenate(channel),
+            "x": empty if x0 is None else x0, "recon": empty if r0 is None else r0}
 
 
 def _run_parts(run: Path) -> tuple[torch.nn.Module, BatchBuilder, dict[str, Any]]:
@@ -127,7 +132,7 @@ def evaluate_dqm(run: str | Path | None = None, data: str | Path | None = None, 
         methods["max_pull"] = dqm_metrics(chi2["max_pull"], maps, chi2["channel"])
     if "ks" in baselines:
         methods["ks"] = dqm_metrics(ks_scores(maps), maps)
-    metrics = {"data": str(data), "run": None if run is None else str(run), "detector": maps.detector,
+    metrics: dict[str, Any] = {"data": str(data), "run": None if run is None else str(run), "detector": maps.detector,
                "n_test_maps": len(maps), "counts": maps.counts(), "methods": methods}
     metrics["plots"] = _plots(maps, ae, chi2, metrics, out) if plots else []
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
