@@ -22,8 +22,8 @@ FORMATS = tuple(WRITERS)  # the HDF5 / npz layouts; ROOT and columnar files: tes
 
 
 def test_every_registered_reader_has_a_test_file_writer() -> None:
-    showers = {"calogan", "calochallenge"}  # tests/test_showers_io.py writes their exact layouts
-    assert set(formats()) == set(WRITERS) | set(ROOT_WRITERS) | showers
+    others = {"calogan", "calochallenge", "dqm"}  # tests/test_showers_io.py and tests/test_dqm.py write these
+    assert set(formats()) == set(WRITERS) | set(ROOT_WRITERS) | others
 
 
 @pytest.fixture(params=FORMATS)

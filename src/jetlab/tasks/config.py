@@ -147,7 +147,8 @@ def resolve_config(model: str | None, data_path: str, user: dict[str, Any] | Non
     ``scheme``: the label scheme of the classes (a saved run's); None reads it from ``data_path``, so
     ``--classes`` is checked against the dataset's own names before anything is trained.
     """
-    get_task(task)  # an unknown task is a one-line error listing the known ones
+    task_spec = get_task(task)  # an unknown task is a one-line error listing the known ones
+    scheme = scheme or task_spec.scheme
     layers = _merge({}, user or {}, user_name)
     name = model or layers.get("model")
     if not name:

@@ -37,6 +37,8 @@ class TaskSpec:
     evaluate: Callable[..., dict[str, Any]] | str | None = None
     early_stopping: bool = True  # on val_loss; off where the loss does not measure quality (GANs)
     samples: bool = False  # runs of this task can draw new data (`jetlab sample`)
+    scheme: Any = None  # the task's own label scheme, when its data are not read as labelled jets or showers
+    #                     (tracking events: one class, "hit"); None = the dataset's
     description: str = ""
 
     def evaluator(self) -> Callable[..., dict[str, Any]]:

@@ -34,10 +34,9 @@ from jetlab.classes import ClassSelection, LabelScheme, register_scheme
 from jetlab.data.batches import BatchBuilder, RepresentationConfig
 from jetlab.data.module import DataConfig
 from jetlab.data.stream import hash_split
-from jetlab.errors import FormatError, UsageError
+from jetlab.errors import UsageError
 from jetlab.generate.tracking.dataset import TrackingDir, open_tracking_dir
-from jetlab.io.readers import Reader, readers, register_reader
-from jetlab.io.trackml import COLUMNS, assign_hits
+from jetlab.io.trackml import assign_hits
 from jetlab.models import InputDims, create
 from jetlab.models.track.lstm_tracker import gaussian_nll
 from jetlab.represent.hitgraph import ModuleMap, coordinates, event_graph, particle_sequences, sequence_features
@@ -334,40 +333,6 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else str(v)
 
 
-# -- TrackML directories as a dataset --------------------------------------------------------------------
-# ``resolve_config`` reads the label scheme of ``--data`` through ``open_source`` before any task code runs;
-# this fallback reader lets it recognise the files of a TrackML directory (event CSVs, ``detectors.csv``)
-# when no other reader claims them, and reads no jets from them. A directory with a ``manifest.json``
-# (``jetlab tracks generate``) is still read as a jet dataset there: that needs the task's own scheme
-# passed to ``resolve_config`` (a TaskSpec field), which would make this reader unnecessary.
-
-_HEADERS = {",".join(cols[:3]) for cols in COLUMNS.values()} | {"volume_id,layer_id,module_id"}
-
-
-def _sniff(path: Path) -> bool:
-    """A TrackML event file (or detector description) that no other reader claims."""
-    if path.suffix != ".csv":
-        return False
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        head = ",".join(c.strip() for c in fh.readline().split(",")[:3])
-    if head not in _HEADERS:
-        return False
-    return not any(r.name != _READER_NAME and _claims(r, path) for r in readers().values())
-
-
-def _claims(reader: Reader, path: Path) -> bool:
-    try:
-        return bool(reader.sniff(path))
-    except Exception:  # noqa: BLE001 - a sniff must not raise; one that does claims nothing
-        return False
-
-
-def _read(path: Path, start: int = 0, stop: int | None = None) -> Any:
-    raise FormatError(f"{path}: TrackML events hold hits, not jets; train on them with --task track")
-
-
-_READER_NAME = "trackml-events"
-register_reader(Reader(_READER_NAME, "TrackML events (tracking: --task track)", _sniff, _read, lambda p: 0,
-                       TRACK_SCHEME))
 register_task(TaskSpec("track", TrackDataModule, track_module, evaluate="jetlab.tasks.track:evaluate_tracker",
+                       scheme=TRACK_SCHEME,
                        description="tracking: hit-graph edge classifiers and next-hit followers, TrackML score"))
