@@ -26,6 +26,7 @@ from jetlab.represent.hlf import HLFScaler, hlf_matrix
 from jetlab.represent.image import jet_images
 from jetlab.represent.maps import normalized_maps  # noqa: F401 - registers ``detector_map``
 from jetlab.represent.sequence import COURSE7, FEATURES, default_features, particle_features
+from jetlab.represent.voxels import from_normalized, to_normalized  # noqa: F401 - registers ``voxels``
 
 __all__ = [
     "REPRESENTATIONS",

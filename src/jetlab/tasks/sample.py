@@ -1,4 +1,5 @@
-"""``jetlab sample RUN --n N --out FILE``: jets drawn from a trained generator, as a jetlab shard file."""
+"""``jetlab sample RUN --n N --out FILE``: jets drawn from a trained generator, as a jetlab shard file
+(showers, from a shower generator: :mod:`jetlab.tasks.sample_showers`)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ def sample(run: str | Path, n: int, out: str | Path, classes: str | None = None,
     if bad:
         raise UsageError(f"--classes: the generator was not trained on {','.join(bad)}")
     module, _ = load_model(run, "last")
+    if getattr(module, "kind", "") == "showers":  # calorimeter showers: a file in the geometry's public layout
+        from jetlab.tasks.sample_showers import sample_showers
+
+        return sample_showers(run, n, out, seed=seed, classes=classes, batch_size=batch_size)
     model = cast("Generator", module)  # a generative run's model is a Generator
     builder = load_builder(run / "representation.json")
     labels = np.repeat(cfg.scheme.labels_of(names), int(np.ceil(n / len(names))))[:n]
