@@ -81,7 +81,9 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
         from jetlab.tasks.sample import sample
 
         res = sample(args.run, args.n, args.out, classes=args.classes, seed=args.seed)
-        print(f"{res['out']}: {res['n']} jets of {','.join(res['classes'])} ({res['jets_per_s']:.0f} jets/s)")
+        what = "showers" if "showers_per_s" in res else "jets"
+        rate = res.get("showers_per_s", res.get("jets_per_s", 0.0))
+        print(f"{res['out']}: {res['n']} {what} of {','.join(res['classes'])} ({rate:.0f} {what}/s)")
     elif args.command == "evaluate":
         from jetlab.tasks.registry import get_task
         from jetlab.tasks.runfiles import load_run
