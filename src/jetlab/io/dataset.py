@@ -113,7 +113,7 @@ def _jet_manifest(directory: Path) -> bool:
     """A jetlab jet dataset: a manifest of format ``jetlab`` (shower datasets have their own)."""
     try:
         return json.loads((directory / MANIFEST).read_text()).get("format") == "jetlab"
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return (directory / MANIFEST).is_file()  # unreadable: let read_manifest name the problem
 
 
