@@ -17,12 +17,12 @@ import yaml
 
 from jetlab.classes import JETLAB, LabelScheme
 from jetlab.data.batches import BatchBuilder, RepresentationConfig
-from jetlab.errors import InputError, brief
+from jetlab.errors import InputError, UsageError, brief
 from jetlab.io.atomic import atomic_write_text
 from jetlab.models import InputDims, create
 from jetlab.tasks.config import RunConfig, resolve_config
 
-__all__ = ["save_builder", "load_builder", "load_run", "load_model"]
+__all__ = ["save_builder", "load_builder", "load_run", "load_model", "load_generator"]
 
 
 def save_builder(builder: BatchBuilder, path: Path) -> None:
@@ -68,3 +68,23 @@ def load_model(run: str | Path, which: str = "best") -> tuple[torch.nn.Module, d
     except (KeyError, RuntimeError) as e:
         raise InputError(f"{ckpt}: does not match its run's model ({brief(e, 120)})") from None
     return model.eval(), hp
+
+
+def load_generator(run: str | Path, n: int, classes: str | None = None
+                   ) -> tuple[RunConfig, list[str], torch.nn.Module]:
+    """A generative run's config, the classes to draw (``classes`` or all it was trained on) and its model
+    (``last`` checkpoint); a run of another task, ``n < 1`` or an untrained class is a one-line error."""
+    from jetlab.tasks.registry import get_task
+
+    cfg = load_run(run)
+    if not get_task(cfg.task).samples:
+        raise UsageError(f"{run}: a {cfg.task!r} run, not a generator")
+    if n < 1:
+        raise UsageError("--n must be positive")
+    trained = list(cfg.selection.names) if cfg.selection else []
+    names = cfg.scheme.parse(classes) if classes else trained
+    bad = [c for c in names if c not in trained]
+    if bad:
+        raise UsageError(f"--classes: the generator was not trained on {','.join(bad)}")
+    model, _ = load_model(run, "last")
+    return cfg, names, model

@@ -15,8 +15,7 @@ from jetlab.io import open_jets
 from jetlab.io.format import write_shard
 from jetlab.io.jets import Jets
 from jetlab.tasks.generate import relative_to_jets
-from jetlab.tasks.registry import get_task
-from jetlab.tasks.runfiles import load_builder, load_model, load_run
+from jetlab.tasks.runfiles import load_builder, load_generator
 
 if TYPE_CHECKING:
     from jetlab.models.generate.generative import Generator
@@ -37,17 +36,8 @@ def _hlf_jets(x: np.ndarray, labels: np.ndarray, builder: Any) -> Jets:
 def sample(run: str | Path, n: int, out: str | Path, classes: str | None = None, seed: int = 0,
            batch_size: int = 1000) -> dict[str, Any]:
     """Draw ``n`` jets (split evenly over the run's classes, or ``classes``) into the shard ``out``."""
-    run, cfg = Path(run), load_run(run)
-    if not get_task(cfg.task).samples:
-        raise UsageError(f"{run}: a {cfg.task!r} run, not a generator")
-    if n < 1:
-        raise UsageError("--n must be positive")
-    trained = list(cfg.selection.names) if cfg.selection else []
-    names = cfg.scheme.parse(classes) if classes else trained
-    bad = [c for c in names if c not in trained]
-    if bad:
-        raise UsageError(f"--classes: the generator was not trained on {','.join(bad)}")
-    module, _ = load_model(run, "last")
+    run = Path(run)
+    cfg, names, module = load_generator(run, n, classes)
     if getattr(module, "kind", "") == "showers":  # calorimeter showers: a file in the geometry's public layout
         from jetlab.tasks.sample_showers import sample_showers
 

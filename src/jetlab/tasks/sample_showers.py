@@ -20,8 +20,7 @@ from jetlab.errors import UsageError
 from jetlab.io import open_data
 from jetlab.io.showers import Showers
 from jetlab.io.showers_files import write_showers
-from jetlab.tasks.registry import get_task
-from jetlab.tasks.runfiles import load_model, load_run
+from jetlab.tasks.runfiles import load_generator
 
 if TYPE_CHECKING:
     from jetlab.models.generate.shower_base import ShowerGenerator
@@ -53,17 +52,8 @@ def incident_energies(labels: np.ndarray, rng: np.random.Generator, training: Sh
 def sample_showers(run: str | Path, n: int, out: str | Path, energies: float | Sequence[float] | None = None,
                    seed: int = 0, classes: str | None = None, batch_size: int = 1000) -> dict[str, Any]:
     """Draw ``n`` showers from the generator of ``run`` into ``out``; returns what was written and showers/s."""
-    run, cfg = Path(run), load_run(run)
-    if not get_task(cfg.task).samples:
-        raise UsageError(f"{run}: a {cfg.task!r} run, not a generator")
-    if n < 1:
-        raise UsageError("--n must be positive")
-    trained = list(cfg.selection.names) if cfg.selection else []
-    names = cfg.scheme.parse(classes) if classes else trained
-    bad = [c for c in names if c not in trained]
-    if bad:
-        raise UsageError(f"--classes: the generator was not trained on {','.join(bad)}")
-    module, _ = load_model(run, "last")
+    run = Path(run)
+    cfg, names, module = load_generator(run, n, classes)
     model = cast("ShowerGenerator", module)
     if getattr(model, "kind", "") != "showers":
         raise UsageError(f"{run}: model {cfg.model!r} does not generate showers")
