@@ -50,7 +50,7 @@ from numpy.typing import ArrayLike
 from jetlab.errors import FormatError, InputError
 from jetlab.io.atomic import atomic_write_text
 
-__all__ = ["COLUMNS", "INT_COLUMNS", "PARTS", "event_path", "list_events", "write_event", "read_event",
+__all__ = ["read_csv", "COLUMNS", "INT_COLUMNS", "PARTS", "event_path", "list_events", "write_event", "read_event",
            "read_part", "check_event", "hit_weights", "assign_hits", "ORDER_PROFILE"]
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -238,8 +238,8 @@ def _parse(path: Path, text: str, required: tuple[str, ...]) -> Part:
     return {c: out[c] for c in header}
 
 
-def read_part(path: str | os.PathLike[str], part: str) -> Part:
-    """One TrackML CSV file (``part`` one of :data:`PARTS`) as column name -> array."""
+def read_csv(path: str | os.PathLike[str], required: tuple[str, ...]) -> Part:
+    """A CSV file with a header holding at least ``required`` as column name -> array; one-line errors."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -247,7 +247,12 @@ def read_part(path: str | os.PathLike[str], part: str) -> Part:
         raise InputError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot be read ({type(e).__name__})") from None
-    return _parse(path, text, COLUMNS[part])
+    return _parse(path, text, required)
+
+
+def read_part(path: str | os.PathLike[str], part: str) -> Part:
+    """One TrackML CSV file (``part`` one of :data:`PARTS`) as column name -> array."""
+    return read_csv(path, COLUMNS[part])
 
 
 def check_event(event: Mapping[str, Mapping[str, np.ndarray]], source: str) -> None:

@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from jetlab.errors import FormatError, InputError, UsageError
+from jetlab.errors import FormatError, UsageError
 from jetlab.generate.tracking.dataset import open_tracking_dir
 from jetlab.io.atomic import atomic_write_text
-from jetlab.io.trackml import Event, _parse, event_path
+from jetlab.io.trackml import Event, event_path, read_csv
 from jetlab.metrics.trackml import (
     ETA_EDGES,
     PT_EDGES,
@@ -72,13 +72,7 @@ class EvalConfig:
 def read_submission(path: str | os.PathLike[str]) -> Submission:
     """A submission CSV (header ``event_id,hit_id,track_id``, any order) per event; one-line errors."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot be read ({type(e).__name__})") from None
-    table = _parse(path, text, ("event_id", "hit_id", "track_id"))
+    table = read_csv(path, ("event_id", "hit_id", "track_id"))
     cols = {}
     for name in ("event_id", "hit_id", "track_id"):
         a = table[name]

@@ -34,7 +34,7 @@ import numpy as np
 
 from jetlab.errors import FormatError, InputError
 from jetlab.io.atomic import atomic_write_text
-from jetlab.io.trackml import Event, _csv_text, _parse, event_path, list_events, read_event
+from jetlab.io.trackml import Event, _csv_text, event_path, list_events, read_csv, read_event
 
 __all__ = ["DETECTORS_FILE", "MANIFEST", "DETECTOR_COLUMNS", "TrackingDir", "open_tracking_dir", "write_detectors",
            "read_detectors", "check_modules", "summarize", "PT_BINS", "ETA_BINS"]
@@ -57,13 +57,7 @@ def write_detectors(path: str | os.PathLike[str], table: Mapping[str, np.ndarray
 def read_detectors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """A ``detectors.csv`` (jetlab's or the Kaggle challenge's) as column -> array; one-line errors."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot be read ({type(e).__name__})") from None
-    table = _parse(path, text, _REQUIRED)
+    table = read_csv(path, _REQUIRED)
     if len(table["volume_id"]) == 0:
         raise FormatError(f"{path}: no modules")
     return table
