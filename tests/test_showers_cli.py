@@ -41,7 +41,7 @@ def test_calogan_run_writes_calogan_files_and_a_manifest(tmp_path: Path, capsys:
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["format"] == "showers" and manifest["reader"] == "calogan" and manifest["n_showers"] == 25
     assert manifest["settings"]["energy"] == {"spectrum": "uniform", "low_gev": 2.0, "high_gev": 20.0}
-    assert manifest["scheme"]["classes"] == ["e+", "gamma", "pi+"] and "numpy" in manifest["versions"]
+    assert manifest["scheme"]["classes"] == ["e+", "gamma", "pi+", "pi0"] and "numpy" in manifest["versions"]
     assert [s["n_showers"] for s in manifest["shards"]] == [10, 10, 5]
     assert len({s["seed"] for s in manifest["shards"]}) == 3
     shard = read_foreign(out / "eplus_0002.h5")  # each shard is a CaloGAN file on its own

@@ -6,7 +6,7 @@ Arrays (N showers, V voxels of the geometry, L readout layers):
   (CaloGAN: ``layer_0`` 3×96, ``layer_1`` 12×12, ``layer_2`` 12×6, each row-major; CaloChallenge:
   index (layer · n_alpha + alpha) · n_r + r, see :mod:`jetlab.physics.calorimeter`);
 - ``incident`` (N,) float32, incident particle energy in GeV (the generative models' condition);
-- ``labels`` (N,) int64 in the ``particles`` scheme ``e+, gamma, pi+`` (-1: particle unknown);
+- ``labels`` (N,) int64 in the ``particles`` scheme ``e+, gamma, pi+, pi0`` (-1: particle unknown);
 - ``geometry`` the registered geometry name (``calogan``, ``challenge2``);
 - ``overflow`` (N, L) float32 MeV outside each layer's cells (CaloGAN), or (N, 0);
 - ``meta`` dict: source format, path, particle, generator settings; ``scheme`` the label scheme.
@@ -36,14 +36,15 @@ from jetlab.physics.calorimeter import get_geometry
 __all__ = ["Showers", "SHOWER_SCHEME", "PARTICLE_NAMES", "particle_label", "particle_of"]
 
 SHOWER_SCHEME = register_scheme(LabelScheme(
-    "particles", ("e+", "gamma", "pi+"),
+    "particles", ("e+", "gamma", "pi+", "pi0"),
     ("positron (also electrons: their electromagnetic showers are alike)", "photon",
-     "positive pion (hadronic shower)")))
+     "positive pion (hadronic shower)", "neutral pion (two photons, π⁰ → γγ)")))
 
 # spellings in public file names and attributes -> the scheme's class
 PARTICLE_NAMES: dict[str, str] = {
     "e+": "e+", "eplus": "e+", "positron": "e+", "e-": "e+", "electron": "e+", "eminus": "e+",
     "gamma": "gamma", "photon": "gamma", "pi+": "pi+", "piplus": "pi+", "pion": "pi+",
+    "pi0": "pi0", "pizero": "pi0",
 }
 
 

@@ -9,7 +9,7 @@ key         shape        meaning
 ``x``       (B, V)       ``T(u)``: ``log``: ``ln(u + ε)`` (default; zeros map to ``ln ε``); ``fraction``: ``u``
 ``energy``  (B,)         ``ln(E / GeV)``, the condition (models standardize it with the fitted mean and std)
 ``layers``  (B, L)       layer energy fractions ``Σ_{i ∈ layer k} u_i``
-``label``   (B,)         the particle (scheme ``particles``: e+, gamma, pi+)
+``label``   (B,)         the particle (scheme ``particles``: e+, gamma, pi+, pi0)
 =========== ============ ================================================================================
 
 The inverse (:func:`from_normalized`, what samplers call) is ``u = exp(x) − ε`` for ``log`` and ``u = x`` for

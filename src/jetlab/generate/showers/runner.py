@@ -6,6 +6,10 @@ file with ``binning_dataset_2.xml`` beside it for ``challenge2``), written whole
 ``SeedSequence([seed, i])``, so the files depend on (settings, i) only, not on the number of workers. A rerun
 with the same settings skips whole shards; a directory holding showers of other settings is refused. The
 manifest (``format: showers``) is written last, when every shard is whole.
+
+Several particles (``particle="gamma,pi0,e-"``) make ``n`` showers of each, in shards of one particle each (the
+readers take a file's label from its ``particle`` attribute); shard i of the k-th particle of a list of more
+than one draws from ``SeedSequence([seed, k, i])``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from tqdm import tqdm
 from jetlab.errors import UsageError
 from jetlab.generate.outdir import prepare_out
 from jetlab.generate.showers.gflash import min_energy
-from jetlab.generate.showers.simulate import simulate
+from jetlab.generate.showers.simulate import KNOWN, simulate
 from jetlab.io.atomic import remove_stale
 from jetlab.io.format import MANIFEST, sha256, write_manifest
 from jetlab.io.showers import SHOWER_SCHEME
@@ -35,8 +39,8 @@ from jetlab.physics.calorimeter import Geometry, get_geometry
 
 __all__ = ["ShowerConfig", "ShowerShard", "parse_range", "plan_shower_shards", "make_shower_shard", "generate_showers"]
 
-PARTICLES = ("e+", "gamma")  # what the GFlash parametrization describes (electromagnetic showers)
-FILE_TOKENS = {"e+": "eplus", "gamma": "gamma"}  # CaloGAN's file names; the readers take the particle from them
+PARTICLES = KNOWN  # what the GFlash parametrization describes (electromagnetic showers, and π⁰ → γγ)
+FILE_TOKENS = {"e+": "eplus", "e-": "eminus", "gamma": "gamma", "pi0": "pizero"}  # as CaloGAN names its files
 DEFAULT_SPECTRA = {"calogan": ("uniform", 1.0, 100.0), "challenge2": ("log-uniform", 1.0, 1000.0)}  # as the datasets
 MAX_ENERGY_GEV = 1e4  # 10 TeV: ~10^6 spots per shower, far above both datasets (100 GeV, 1 TeV)
 _SHARD_ATTR = "jetlab_shard"
@@ -66,15 +70,18 @@ class ShowerConfig:
     workers: int = 1
     shard_size: int = 1000
     progress: bool = True
+    impact_mm: float = 0.0  # impact points uniform over a square of this side (simulate's docstring)
 
     def __post_init__(self) -> None:
         geometry = get_geometry(self.geometry)  # ShowerUsageError naming the known geometries
         kind, lo, hi = self.energy
         lowest = min_energy(geometry.sampling)
         flag = "--log-energy" if kind == "log-uniform" else "--energy"
+        unknown = [p for p in self.particles if p not in PARTICLES]
         checks = [
-            (self.particle in PARTICLES, "--particle", f"unknown particle {self.particle!r} (known: "
-                                                       f"{', '.join(PARTICLES)})"),
+            (not unknown, "--particle", f"unknown particle {(unknown or [''])[0]!r} (known: {', '.join(PARTICLES)})"),
+            (len(set(self.particles)) == len(self.particles), "--particle", f"{self.particle!r} repeats a particle"),
+            (math.isfinite(self.impact_mm) and 0 <= self.impact_mm <= 1000, "--impact-mm", "must be in [0, 1000] mm"),
             (kind in ("uniform", "log-uniform"), "spectrum", f"unknown energy spectrum {kind!r}"),
             (0 < lo < hi < math.inf, flag, f"needs 0 < LOW < HIGH (GeV), got {lo:g},{hi:g}"),
             (lo >= lowest, flag, f"LOW {lo:g} GeV is below {lowest:.3g} GeV, where the GFlash parametrization ends"),
@@ -89,6 +96,15 @@ class ShowerConfig:
                 raise UsageError(f"{name}: {msg}")
 
     @property
+    def particles(self) -> tuple[str, ...]:
+        """The particles of ``particle``, a comma-separated list."""
+        return tuple(p.strip() for p in self.particle.split(","))
+
+    @property
+    def n_total(self) -> int:
+        return self.n * len(self.particles)
+
+    @property
     def energy(self) -> tuple[str, float, float]:
         """(spectrum, low, high) of the incident energies in GeV: ``uniform`` or ``log-uniform``."""
         kind, lo, hi = self.spectrum or DEFAULT_SPECTRA.get(self.geometry, ("uniform", 1.0, 100.0))
@@ -98,8 +114,9 @@ class ShowerConfig:
     def physics(self) -> dict[str, Any]:
         """Settings that fix the showers of every shard (not where, how fast, or how many shards)."""
         kind, lo, hi = self.energy
-        return {"generator": "gflash", "geometry": self.geometry, "particle": self.particle, "seed": self.seed,
-                "shard_size": self.shard_size, "energy": {"spectrum": kind, "low_gev": lo, "high_gev": hi}}
+        out = {"generator": "gflash", "geometry": self.geometry, "particle": self.particle, "seed": self.seed,
+               "shard_size": self.shard_size, "energy": {"spectrum": kind, "low_gev": lo, "high_gev": hi}}
+        return out | ({"impact_mm": self.impact_mm} if self.impact_mm else {})  # on-axis sets keep their settings
 
 
 @dataclass(frozen=True)
@@ -108,15 +125,20 @@ class ShowerShard:
     n: int
     seed: int
     filename: str
+    particle: str = ""
 
 
 def plan_shower_shards(cfg: ShowerConfig) -> list[ShowerShard]:
-    """Every shard of ``cfg``: ``shard_size`` showers each (the last one fewer), per-shard seeds from a SeedSequence."""
-    token = FILE_TOKENS[cfg.particle]
-    seeds = [int(np.random.SeedSequence([cfg.seed, i]).generate_state(1, np.uint64)[0])
-             for i in range(math.ceil(cfg.n / cfg.shard_size))]
-    return [ShowerShard(i, min(cfg.shard_size, cfg.n - i * cfg.shard_size), seed, f"{token}_{i:04d}.h5")
-            for i, seed in enumerate(seeds)]
+    """Every shard of ``cfg``: ``shard_size`` showers each (the last one of each particle fewer), per-shard seeds
+    from a SeedSequence (module docstring)."""
+    shards, several = [], len(cfg.particles) > 1
+    for k, particle in enumerate(cfg.particles):
+        for i in range(math.ceil(cfg.n / cfg.shard_size)):
+            key = [cfg.seed, k, i] if several else [cfg.seed, i]
+            seed = int(np.random.SeedSequence(key).generate_state(1, np.uint64)[0])
+            shards.append(ShowerShard(len(shards), min(cfg.shard_size, cfg.n - i * cfg.shard_size), seed,
+                                      f"{FILE_TOKENS[particle]}_{i:04d}.h5", particle))
+    return shards
 
 
 def _energies(cfg: ShowerConfig, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -134,8 +156,9 @@ def _shard_info(cfg: ShowerConfig, shard: ShowerShard) -> str:
 def make_shower_shard(cfg: ShowerConfig, shard: ShowerShard) -> Path:
     """Simulate ``shard`` and write it to ``cfg.out / shard.filename`` (atomic)."""
     rng = np.random.default_rng(shard.seed)
-    arrays = simulate(get_geometry(cfg.geometry), cfg.particle, _energies(cfg, shard.n, rng), rng)
-    attrs = {"particle": cfg.particle, "geometry": cfg.geometry, _SHARD_ATTR: _shard_info(cfg, shard)}
+    particle = shard.particle or cfg.particle
+    arrays = simulate(get_geometry(cfg.geometry), particle, _energies(cfg, shard.n, rng), rng, impact_mm=cfg.impact_mm)
+    attrs = {"particle": particle, "geometry": cfg.geometry, _SHARD_ATTR: _shard_info(cfg, shard)}
     return write_layout(Path(cfg.out) / shard.filename, arrays, attrs)
 
 
@@ -169,7 +192,7 @@ def _make(job: tuple[ShowerConfig, ShowerShard]) -> int:
 
 
 def _run(cfg: ShowerConfig, todo: list[ShowerShard], done: int) -> None:
-    with tqdm(total=cfg.n, initial=done, unit="shower", desc="showers", disable=not cfg.progress,
+    with tqdm(total=cfg.n_total, initial=done, unit="shower", desc="showers", disable=not cfg.progress,
               dynamic_ncols=True) as bar:
         if cfg.workers == 1 or len(todo) <= 1:
             for shard in todo:
@@ -194,7 +217,7 @@ def build_manifest(cfg: ShowerConfig, geometry: Geometry) -> Path:
     shards = [{"file": s.filename, "index": s.index, "n_showers": s.n, "seed": s.seed,
                "sha256": sha256(Path(cfg.out) / s.filename)} for s in plan_shower_shards(cfg)]
     manifest = {"format": SHOWERS_FORMAT, "schema": SHOWERS_SCHEMA, "kind": "showers", "reader": geometry.file_format,
-                "settings": cfg.physics, "scheme": SHOWER_SCHEME.to_dict(), "n_showers": cfg.n,
+                "settings": cfg.physics, "scheme": SHOWER_SCHEME.to_dict(), "n_showers": cfg.n_total,
                 "versions": _versions(), "shards": shards}
     return write_manifest(cfg.out, manifest)
 
@@ -202,7 +225,7 @@ def build_manifest(cfg: ShowerConfig, geometry: Geometry) -> Path:
 def generate_showers(cfg: ShowerConfig) -> dict[str, Any]:
     """Make (or complete) the shower dataset of ``cfg``; a summary with the manifest path."""
     todo = _prepare(cfg)
-    done = cfg.n - sum(s.n for s in todo)
+    done = cfg.n_total - sum(s.n for s in todo)
     geometry = get_geometry(cfg.geometry)
     try:
         _run(cfg, todo, done)
@@ -211,4 +234,4 @@ def generate_showers(cfg: ShowerConfig) -> dict[str, Any]:
         remove_stale(cfg.out)  # a worker stopped by the pool's shutdown may leave its *.tmp
         raise
     return {"out": str(cfg.out), "shards_made": len(todo), "shards_skipped": len(plan_shower_shards(cfg)) - len(todo),
-            "n_showers": cfg.n, "manifest": str(build_manifest(cfg, geometry))}
+            "n_showers": cfg.n_total, "manifest": str(build_manifest(cfg, geometry))}

@@ -15,21 +15,32 @@ Per shower (all showers of a chunk at once, no loop over showers or spots):
 GFlash distributes spots by their own profile (T_spot = T (0.813 + 0.0019 Z), α_spot = α (0.844 + 0.0026 Z))
 and weights them by the energy profile; here spots follow the energy profile and carry equal energy, so
 the energy of each shower is conserved spot by spot.
+
+A ``pi0`` decays :data:`PI0_DISTANCE_MM` in front of the face (:func:`jetlab.physics.decays.pi0_photons`): its two
+photons shower as photons whose axes are displaced to their impact points (parallel to the calorimeter axis:
+their angles, ≲ 0.03 rad above 10 GeV, are neglected); a photon below the parametrization's lowest energy
+showers as one of that energy with its spots scaled down, and one emitted backwards deposits nothing.
+``impact_mm`` > 0 moves every shower's axis (a π⁰'s flight line) by (x, y) uniform in [−a/2, a/2]², a the
+value: a beam spread over a cell, so that images are not all centred on a cell corner.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from jetlab.generate.showers.gflash import longitudinal, min_energy, radial_parameters, sample_profiles, spot_count
 from jetlab.physics.calorimeter import Geometry, Sampling, ShowerUsageError
+from jetlab.physics.decays import pi0_photons
 
-__all__ = ["PARTICLES", "Spots", "start_depth", "sample_spots", "deposit", "smear", "simulate"]
+__all__ = ["PARTICLES", "KNOWN", "PI0_DISTANCE_MM", "Spots", "start_depth", "sample_spots", "shift", "pi0_spots",
+           "particle_spots", "deposit", "smear", "simulate"]
 
 # mean depth of the first interaction, in X0_eff: e± shower at once, photons convert after 9/7 X0
 PARTICLES: dict[str, float] = {"e-": 0.0, "e+": 0.0, "gamma": 9.0 / 7.0}
+KNOWN = (*PARTICLES, "pi0")  # and what decays into them before the calorimeter
+PI0_DISTANCE_MM = 1500.0  # decay point to front face: ATLAS's barrel ECAL at η = 0 (inner radius ~1.5 m)
 
 _SPOTS_PER_CHUNK = 1 << 20
 
@@ -77,6 +88,43 @@ def sample_spots(sampling: Sampling, particle: str, energies: np.ndarray, rng: n
                  energy=(energies / counts)[shower])
 
 
+def shift(spots: Spots, dx: np.ndarray, dy: np.ndarray) -> Spots:
+    """The spots with the axis of shower k moved by (``dx[k]``, ``dy[k]``) mm in the front face's plane."""
+    x = spots.r_mm * np.cos(spots.phi) + dx.astype(np.float32)[spots.shower]     # (S,)
+    y = spots.r_mm * np.sin(spots.phi) + dy.astype(np.float32)[spots.shower]
+    return replace(spots, r_mm=np.hypot(x, y), phi=np.arctan2(y, x))
+
+
+def pi0_spots(sampling: Sampling, energies: np.ndarray, rng: np.random.Generator,
+              distance_mm: float = PI0_DISTANCE_MM) -> Spots:
+    """The spots of the two photon showers of each π⁰ of ``energies`` (N,) GeV, ``shower`` the π⁰'s index."""
+    n = energies.size
+    e1, e2, r1, r2 = pi0_photons(energies, rng.uniform(-1.0, 1.0, n), distance_mm)   # (N,) each
+    azimuth = rng.uniform(-np.pi, np.pi, n)                                          # of the decay plane
+    energy, radius = np.stack([e1, e2], 1).ravel(), np.stack([r1, r2], 1).ravel()     # (2N,) photons 2k, 2k+1
+    angle = np.stack([azimuth, azimuth + np.pi], 1).ravel()
+    hits = np.isfinite(radius)                                                       # not emitted backwards
+    drawn = np.maximum(energy, min_energy(sampling))
+    spots = sample_spots(sampling, "gamma", drawn, rng)
+    spots = replace(spots, energy=spots.energy * np.where(hits, energy / drawn, 0.0)[spots.shower])
+    radius = np.where(hits, radius, 0.0)
+    spots = shift(spots, radius * np.cos(angle), radius * np.sin(angle))
+    return replace(spots, shower=spots.shower // 2)
+
+
+def particle_spots(sampling: Sampling, particle: str, energies: np.ndarray, rng: np.random.Generator,
+                   impact_mm: float = 0.0) -> Spots:
+    """The spots of showers of ``particle`` (any of :data:`KNOWN`), axes spread over ``impact_mm`` (docstring)."""
+    if particle == "pi0":
+        spots = pi0_spots(sampling, energies, rng)
+    else:
+        spots = sample_spots(sampling, particle, energies, rng)
+    if impact_mm > 0:
+        dx, dy = rng.uniform(-0.5 * impact_mm, 0.5 * impact_mm, (2, energies.size))
+        spots = shift(spots, dx, dy)
+    return spots
+
+
 def deposit(geometry: Geometry, spots: Spots, n: int) -> np.ndarray:
     """Energy (GeV) that the spots of ``n`` showers deposit in each cell, (n, n_cells); escaping spots dropped."""
     index = geometry.cell_index(spots.depth_mm, spots.r_mm, spots.phi)    # (S,)
@@ -101,10 +149,11 @@ def _chunks(counts: np.ndarray) -> list[tuple[int, int]]:
 
 
 def simulate(geometry: Geometry, particle: str, energies: np.ndarray, rng: np.random.Generator,
-             *, fluctuate: bool = True) -> dict[str, np.ndarray]:
-    """Showers of ``particle`` ("e+", "e-", "gamma") of ``energies`` (N,) GeV in ``geometry``, in the layout of
-    its public dataset (float32; see the geometry's docstring for keys and units). The same ``rng`` state
-    and energies give the same showers. ``fluctuate=False`` drops the sampling fluctuation.
+             *, fluctuate: bool = True, impact_mm: float = 0.0) -> dict[str, np.ndarray]:
+    """Showers of ``particle`` ("e+", "e-", "gamma", "pi0") of ``energies`` (N,) GeV in ``geometry``, in the layout
+    of its public dataset (float32; see the geometry's docstring for keys and units). The same ``rng`` state
+    and energies give the same showers. ``fluctuate=False`` drops the sampling fluctuation; ``impact_mm``
+    spreads the impact points (module docstring).
 
     Example:
         >>> from jetlab.physics.calorimeter import get_geometry
@@ -114,11 +163,16 @@ def simulate(geometry: Geometry, particle: str, energies: np.ndarray, rng: np.ra
     """
     energies = np.asarray(energies, dtype=float)
     lowest = min_energy(geometry.sampling)
+    if particle not in KNOWN:
+        raise ShowerUsageError(f"unknown shower particle {particle!r} (known: {','.join(KNOWN)})")
+    if not (np.isfinite(impact_mm) and impact_mm >= 0):
+        raise ShowerUsageError(f"impact spread must be a finite length ≥ 0 mm, got {impact_mm!r}")
     if energies.ndim != 1 or not np.all(np.isfinite(energies)) or np.any(energies < lowest):
         raise ShowerUsageError(f"shower energies must be a 1-D array of finite values ≥ {lowest:.3g} GeV")
     deposited = np.zeros((energies.size, geometry.n_cells))
     for lo, hi in _chunks(spot_count(geometry.sampling, energies)):
-        deposited[lo:hi] = deposit(geometry, sample_spots(geometry.sampling, particle, energies[lo:hi], rng), hi - lo)
+        spots = particle_spots(geometry.sampling, particle, energies[lo:hi], rng, impact_mm)
+        deposited[lo:hi] = deposit(geometry, spots, hi - lo)
     if fluctuate:
         deposited = smear(deposited, geometry.sampling.stochastic_term, rng)
     return geometry.layout(deposited * geometry.sampling.electron_fraction, energies)
