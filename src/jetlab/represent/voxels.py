@@ -16,9 +16,12 @@ The inverse (:func:`from_normalized`, what samplers call) is ``u = exp(x) − ε
 ``fraction``, clipped to [0, 1] (no voxel holds more than the incident energy), with fractions below ``2ε`` set
 to 0 (the transform's resolution: an empty voxel dequantized by ``u + ε·U(0, 1)``, or a model's ``x`` a little
 above that, stays empty; real deposits below 2ε, 0.1 % of the hit cells of simulated CaloGAN showers at
-ε = 10⁻⁷, are lost); then ``v = 1000 E u``. Fitted (``RUN/representation.json``): the geometry and
-the mean, standard deviation, minimum and maximum of ``ln E`` over the training showers. Models read the sizes
-and the transform from ``InputDims.extra`` (:func:`shower_dims`).
+ε = 10⁻⁷, are lost) and, for generated showers, below the fitted ``floor``: the 0.1 % quantile of the hit
+fractions of the training showers (:func:`hit_floor`; a generated voxel smaller than nearly every real
+deposit is a network's residue in an empty voxel, not a hit); then ``v = 1000 E u``. Fitted
+(``RUN/representation.json``): the geometry, the mean, standard deviation, minimum and maximum of ``ln E`` over
+the training showers, and the floor. Models read the sizes, the transform and the floor from
+``InputDims.extra`` (:func:`shower_dims`).
 
 Example:
     >>> import numpy as np
@@ -43,7 +46,7 @@ from jetlab.io.showers import Showers
 from jetlab.physics.calorimeter import get_geometry
 from jetlab.represent.registry import Representation, RepresentationConfig, register_representation
 
-__all__ = ["TRANSFORMS", "to_normalized", "from_normalized", "shower_dims", "Voxels"]
+__all__ = ["TRANSFORMS", "to_normalized", "from_normalized", "hit_floor", "shower_dims", "Voxels"]
 
 TRANSFORMS = ("log", "fraction")
 Array = TypeVar("Array", np.ndarray, Tensor)
@@ -57,25 +60,36 @@ def to_normalized(voxels_mev: Array, incident_gev: Array, transform: str = "log"
     return np.log(u + eps) if isinstance(u, np.ndarray) else torch.log(u + eps)
 
 
-def from_normalized(x: Array, incident_gev: Array, transform: str = "log", eps: float = 1e-7) -> Array:
-    """The inverse of :func:`to_normalized`: voxel energies (B, V) MeV, never negative (see the module docstring)."""
+def from_normalized(x: Array, incident_gev: Array, transform: str = "log", eps: float = 1e-7,
+                    floor: float = 0.0) -> Array:
+    """The inverse of :func:`to_normalized`: voxel energies (B, V) MeV, never negative (see the module docstring);
+    fractions below ``max(2ε, floor)`` are empty voxels."""
     if transform != "fraction":
         x = np.exp(x.clip(max=0.0)) - eps if isinstance(x, np.ndarray) else torch.exp(x.clamp(max=0.0)) - eps
     u = x.clip(0.0, 1.0) if isinstance(x, np.ndarray) else x.clamp(0.0, 1.0)  # (B, V) a voxel holds at most E
-    u = u * (u >= 2 * eps)  # within the transform's resolution (and dequantization noise) of 0: an empty voxel
+    u = u * (u >= max(2 * eps, floor))  # within the resolution (or below the smallest real deposit) of 0: empty
     return u * (1000.0 * incident_gev[:, None])  # (B, V) MeV
 
 
+def hit_floor(data: Showers, quantile: float = 1e-3, max_showers: int = 2000) -> float:
+    """The smallest energy fraction a hit voxel holds in ``data``: the ``quantile`` of the nonzero fractions
+    v / (1000 E) of (up to ``max_showers``) showers; 0 without hits."""
+    v, e = data.voxels[:max_showers].astype(np.float64), data.incident[:max_showers].astype(np.float64)
+    u = v / (1000.0 * e[:, None])  # (n, V)
+    hits = u[u > 0]
+    return float(np.quantile(hits, quantile)) if hits.size else 0.0
+
+
 def shower_dims(geometry: str = "calogan", transform: str = "log", eps: float = 1e-7,
-                log_energy: tuple[float, float, float, float] = (math.log(10.0), 1.0, 0.0, math.log(100.0))
-                ) -> dict[str, Any]:
+                log_energy: tuple[float, float, float, float] = (math.log(10.0), 1.0, 0.0, math.log(100.0)),
+                floor: float = 0.0) -> dict[str, Any]:
     """``InputDims.extra`` of showers of ``geometry``: ``voxels`` V, ``layers`` L, ``layer_shapes`` [[a, b], ...],
-    the transform and ``log_energy`` (mean, std, min, max of ln E/GeV). The defaults (CaloGAN, 1-100 GeV)
-    serve models built without data (``jetlab models``)."""
+    the transform, ``log_energy`` (mean, std, min, max of ln E/GeV) and the hit ``floor`` (:func:`hit_floor`).
+    The defaults (CaloGAN, 1-100 GeV) serve models built without data (``jetlab models``)."""
     shapes = [list(s) for s in get_geometry(geometry).layer_shapes]
     return {"geometry": geometry, "voxels": sum(a * b for a, b in shapes), "layers": len(shapes),
             "layer_shapes": shapes, "transform": transform, "eps": float(eps),
-            "log_energy": [float(v) for v in log_energy]}
+            "log_energy": [float(v) for v in log_energy], "floor": float(floor)}
 
 
 class Voxels(Representation):
@@ -95,7 +109,8 @@ class Voxels(Representation):
         ln_e = np.log(data.incident.astype(np.float64))
         std = float(ln_e.std()) if len(ln_e) > 1 else 1.0
         stats = [float(ln_e.mean()), max(std, 1e-3), float(ln_e.min()), float(ln_e.max())] if len(ln_e) else None
-        return {"geometry": data.geometry, "log_energy": stats or shower_dims()["log_energy"]}
+        return {"geometry": data.geometry, "log_energy": stats or shower_dims()["log_energy"],
+                "floor": hit_floor(data)}
 
     def columns(self, config: RepresentationConfig, state: Mapping[str, Any], data: Showers) -> dict[str, Tensor]:
         if not isinstance(data, Showers):
@@ -110,7 +125,7 @@ class Voxels(Representation):
     def dims(self, config: RepresentationConfig, state: Mapping[str, Any]) -> dict[str, Any]:
         stats = state.get("log_energy") or shower_dims()["log_energy"]
         return {"extra": shower_dims(state.get("geometry", "calogan"), config.voxel_transform,
-                                     float(config.voxel_eps), tuple(stats))}
+                                     float(config.voxel_eps), tuple(stats), float(state.get("floor", 0.0)))}
 
 
 register_representation(Voxels())

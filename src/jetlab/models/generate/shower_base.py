@@ -147,6 +147,7 @@ class ShowerGenerator(Generator):
         self.layer_sizes = [a * b for a, b in self.layer_shapes]
         self.n_voxels, self.n_layers = int(extra["voxels"]), len(self.layer_sizes)
         self.ln_e_mean, self.ln_e_std, self.ln_e_min, self.ln_e_max = (float(v) for v in extra["log_energy"])
+        self.floor = float(extra.get("floor", 0.0))  # smallest hit fraction of the training showers
         self.voxel_stats = RunningMoments(self.n_voxels, relative=0.5)
 
     # ------------------------------------------------------------------ condition
@@ -181,7 +182,7 @@ class ShowerGenerator(Generator):
 
     def to_mev(self, x: Tensor, ln_e: Tensor) -> Tensor:
         """Voxel energies (B, V) MeV from the representation's ``x`` (B, V) and ln E (B,)."""
-        return from_normalized(x, torch.exp(ln_e), self.transform, self.eps)
+        return from_normalized(x, torch.exp(ln_e), self.transform, self.eps, self.floor)
 
     def generated(self, x: Tensor, ln_e: Tensor) -> dict[str, Tensor]:
         """The :meth:`sample` result from standardized network outputs (B, V): destandardized, clipped to each
