@@ -200,6 +200,28 @@ def test_sample_showers_at_given_energies(dataset: Path, tmp_path: Path) -> None
     with pytest.raises(UsageError, match="positive"):
         sample_showers(tmp_path / "run", 2, tmp_path / "bad.h5", energies=[1.0, -1.0])
     assert not (tmp_path / "bad.h5").exists()
+    # --energies DATA: the first N incident energies of a shower dataset (like-for-like with a reference)
+    assert main(["sample", str(tmp_path / "run"), "--n", "7", "--out", str(tmp_path / "like.h5"),
+                 "--energies", str(dataset)]) == 0
+    np.testing.assert_allclose(jio.open(tmp_path / "like.h5").incident, jio.open(dataset).incident[:7])
+    assert main(["sample", str(tmp_path / "run"), "--n", "3", "--out", str(tmp_path / "e50.h5"),
+                 "--energies", "50"]) == 0
+    np.testing.assert_allclose(jio.open(tmp_path / "e50.h5").incident, 50.0)
+    assert main(["sample", str(tmp_path / "run"), "--n", "999", "--out", str(tmp_path / "many.h5"),
+                 "--energies", str(dataset)]) == 2
+    assert not (tmp_path / "many.h5").exists()
+
+
+def test_generated_voxels_below_the_training_hit_floor_are_empty(dataset: Path) -> None:
+    from jetlab.represent.voxels import hit_floor
+
+    real = jio.open(dataset)
+    floor = hit_floor(real)
+    u = real.voxels / (1000.0 * real.incident[:, None])
+    assert 0 < floor < np.quantile(u[u > 0], 0.01)  # the 0.1 % quantile of the hit fractions
+    x = to_normalized(np.array([[0.0, 0.5, 2.0]], np.float32) * floor * 1e4, np.array([10.0], np.float32))
+    back = from_normalized(x, np.array([10.0], np.float32), "log", 1e-7, floor)
+    assert back[0, 0] == 0 and back[0, 1] == 0 and back[0, 2] > 0  # below the floor: empty; above: kept
 
 
 # ------------------------------------------------------------------------------------------ diffusion

@@ -102,6 +102,9 @@ def _add_training(sub: Any) -> None:
     p.add_argument("--out", required=True, help="output file (a jetlab shard, .h5)")
     p.add_argument("--classes", default=None, help="classes to draw (default: all the generator knows)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--energies", default=None, metavar="GEV|DATA",
+                   help="showers: one incident energy in GeV, or a shower dataset whose first N incident energies "
+                        "are used (default: drawn from the training showers)")
     p = sub.add_parser("gen-metrics", help="W1M, W1P, W1EFP, FPD, KPD, classifier AUC of FAKE vs REAL and the floor")
     p.add_argument("real")
     p.add_argument("fake")

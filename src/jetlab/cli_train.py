@@ -80,7 +80,7 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
     elif args.command == "sample":
         from jetlab.tasks.sample import sample
 
-        res = sample(args.run, args.n, args.out, classes=args.classes, seed=args.seed)
+        res = sample(args.run, args.n, args.out, classes=args.classes, seed=args.seed, energies=args.energies)
         what = "showers" if "showers_per_s" in res else "jets"
         rate = res.get("showers_per_s", res.get("jets_per_s", 0.0))
         print(f"{res['out']}: {res['n']} {what} of {','.join(res['classes'])} ({rate:.0f} {what}/s)")

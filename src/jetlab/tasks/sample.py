@@ -34,14 +34,20 @@ def _hlf_jets(x: np.ndarray, labels: np.ndarray, builder: Any) -> Jets:
 
 
 def sample(run: str | Path, n: int, out: str | Path, classes: str | None = None, seed: int = 0,
-           batch_size: int = 1000) -> dict[str, Any]:
-    """Draw ``n`` jets (split evenly over the run's classes, or ``classes``) into the shard ``out``."""
+           batch_size: int = 1000, energies: str | float | None = None) -> dict[str, Any]:
+    """Draw ``n`` jets (split evenly over the run's classes, or ``classes``) into the shard ``out``.
+
+    ``energies`` (showers only): one incident energy in GeV, or the path of a shower dataset whose first ``n``
+    incident energies are used; None draws them from the training showers."""
     run = Path(run)
     cfg, names, module = load_generator(run, n, classes)
     if getattr(module, "kind", "") == "showers":  # calorimeter showers: a file in the geometry's public layout
-        from jetlab.tasks.sample_showers import sample_showers
+        from jetlab.tasks.sample_showers import energies_from, sample_showers
 
-        return sample_showers(run, n, out, seed=seed, classes=classes, batch_size=batch_size)
+        return sample_showers(run, n, out, energies=energies_from(energies, n), seed=seed, classes=classes,
+                              batch_size=batch_size)
+    if energies is not None:
+        raise UsageError(f"--energies: {run} generates jets; incident energies are for shower generators")
     model = cast("Generator", module)  # a generative run's model is a Generator
     builder = load_builder(run / "representation.json")
     labels = np.repeat(cfg.scheme.labels_of(names), int(np.ceil(n / len(names))))[:n]

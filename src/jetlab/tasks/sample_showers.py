@@ -25,7 +25,24 @@ from jetlab.tasks.runfiles import load_generator
 if TYPE_CHECKING:
     from jetlab.models.generate.shower_base import ShowerGenerator
 
-__all__ = ["sample_showers", "incident_energies"]
+__all__ = ["sample_showers", "incident_energies", "energies_from"]
+
+
+def energies_from(value: str | float | None, n: int) -> float | np.ndarray | None:
+    """``--energies``: None, one energy in GeV (a number), or a shower dataset whose first ``n`` incident
+    energies are taken (the like-for-like reference of an evaluation)."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    data = open_data(value)  # a missing or unreadable path is one line naming it
+    if not isinstance(data, Showers):
+        raise UsageError(f"--energies: {value} holds jets, not showers")
+    if len(data) < n:
+        raise UsageError(f"--energies: {value} has {len(data)} showers, fewer than --n {n}")
+    return data.incident[:n].astype(np.float32)
 
 
 def incident_energies(labels: np.ndarray, rng: np.random.Generator, training: Showers | None = None,
