@@ -19,7 +19,8 @@ representation  keys
 =============== =====================================================================
 
 Every batch of jets also carries ``mass`` (B,) (the mMDT mass when the dataset has it, else the jet mass,
-in GeV; for mass decorrelation and sculpting plots), ``label`` (B,) the dataset class index, and
+in GeV; for mass decorrelation and sculpting plots), a batch of showers ``incident`` (B,) (the incident
+energy in GeV; for metrics in bins of energy), ``label`` (B,) the dataset class index, and
 ``y`` (B,) int64 targets when targets are given.
 """
 
@@ -33,6 +34,7 @@ import torch
 from torch import Tensor
 
 from jetlab.io.jets import Jets
+from jetlab.io.showers import Showers
 from jetlab.represent.dims import InputDims
 from jetlab.represent.hlf import HLFScaler
 from jetlab.represent.registry import Representation, RepresentationConfig, get_representation
@@ -98,6 +100,8 @@ class BatchBuilder:
         cols = dict(self.rep.columns(self.config, self.state, jets))
         if isinstance(jets, Jets):
             cols["mass"] = torch.from_numpy(_mass(jets))  # (B,)
+        elif isinstance(jets, Showers):
+            cols["incident"] = torch.from_numpy(jets.incident.astype(np.float32))  # (B,) GeV
         cols["label"] = torch.as_tensor(np.asarray(jets.labels), dtype=torch.long)  # (B,)
         if targets is not None:
             cols["y"] = torch.as_tensor(targets, dtype=torch.long)

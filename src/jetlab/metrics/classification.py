@@ -42,7 +42,7 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 __all__ = ["rejection_at", "classification_metrics", "roc_points", "sorted_groups", "weighted_auc_and_fpr",
-           "versus_auc"]
+           "versus_auc", "binned_metrics"]
 
 _CHUNK_ELEMENTS = 4_000_000  # resamples x jets held at once in the bootstrap (bounds memory to ~100 MB)
 _PER_CLASS = ("n_signal", "n_background", "auc", "auc_unc", "rejection")  # keys holding class name -> value
@@ -344,3 +344,26 @@ def versus_auc(probs: np.ndarray, labels: np.ndarray, signal: int, background: S
     p = probs[keep]
     score = p[:, signal] / np.maximum(p[:, [signal, *background]].sum(axis=1), 1e-12)
     return float(roc_auc_score(labels[keep] == signal, score))
+
+
+def binned_metrics(probs: ArrayLike, labels: ArrayLike, values: ArrayLike, edges: Sequence[float],
+                   signal_effs: Sequence[float] = (0.5, 0.9), n_bootstrap: int = 100, seed: int = 0
+                   ) -> list[dict[str, Any]]:
+    """A binary tagger's AUC and 1/εB (signal = class 1, score ``probs[:, 1]``) in bins of ``values`` (N,),
+    e.g. the incident energy of calorimeter showers: one :func:`classification_metrics`-style entry per bin
+    ``[edges[i], edges[i+1])`` (the last bin closed), with ``lo``, ``hi`` and ``n_signal``, ``n_background``,
+    ``auc``, ``auc_unc``, ``rejection`` of the signal class; a bin with one side empty has None metrics.
+
+    Example:
+        >>> p = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9]])
+        >>> [b["auc"] for b in binned_metrics(p, [0, 1, 0, 1], [5.0, 5.0, 50.0, 50.0], [1, 10, 100], n_bootstrap=0)]
+        [1.0, 1.0]
+    """
+    p, y, effs = _check_inputs(probs, labels, ["background", "signal"], signal_effs)
+    v, edges = np.asarray(values, np.float64), [float(e) for e in edges]
+    out = []
+    for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        inside = (v >= lo) & ((v < hi) if k < len(edges) - 2 else (v <= hi))
+        m = classification_metrics(p[inside], y[inside], ["background", "signal"], effs, n_bootstrap, seed)
+        out.append({"lo": lo, "hi": hi, **{key: m[key]["signal"] for key in _PER_CLASS}})
+    return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from jetlab.represent.calo_image import shower_image  # noqa: F401 - registers ``calo_image``
 from jetlab.represent.cloud import four_momenta, lorentz_scalars, point_cloud, relative_clouds
 from jetlab.represent.efp import efp_features, n_efp_features
 from jetlab.represent.graph import fully_connected_edges, jet_graphs, knn_indices, to_pyg
@@ -26,6 +27,7 @@ from jetlab.represent.hlf import HLFScaler, hlf_matrix
 from jetlab.represent.image import jet_images
 from jetlab.represent.maps import normalized_maps  # noqa: F401 - registers ``detector_map``
 from jetlab.represent.sequence import COURSE7, FEATURES, default_features, particle_features
+from jetlab.represent.shower_shapes import shower_features  # noqa: F401 - registers ``shower_shapes``
 from jetlab.represent.voxels import from_normalized, to_normalized  # noqa: F401 - registers ``voxels``
 
 __all__ = [

@@ -15,6 +15,7 @@ class InputDims:
     hlf: int = 16
     particle_features: int = 13
     image_bins: int = 40
+    image_channels: int = 1  # channels of an image (1: a jet image; layers of a calorimeter shower: several)
     max_particles: int = 64
     scalars: int = 6  # Lorentz-invariant per-particle scalars (charge, particle-ID one-hot)
     extra: dict[str, Any] = field(default_factory=dict)  # sizes of representations registered later (e.g. voxels)

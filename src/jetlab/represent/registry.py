@@ -27,7 +27,7 @@ from torch import Tensor
 from jetlab.errors import UsageError
 
 __all__ = ["Representation", "RepresentationConfig", "register_representation", "get_representation",
-           "list_representations"]
+           "list_representations", "standing_in"]
 
 
 class Representation:
@@ -39,6 +39,9 @@ class Representation:
     onnx_inputs: tuple[str, ...] = ("x",)
     serves: tuple[str, ...] = ()  # representations whose batch keys this one also provides (a model registered
     #                               for one of them may be run on this one, e.g. detector maps for image models)
+    default_for: tuple[str, ...] = ()  # label schemes of data for which it replaces what it serves when a run
+    #                                    names no representation (showers, scheme "particles": calo_image for image
+    #                                    models), so `jetlab train --model resnet --data SHOWERS` needs no config
 
     def check(self, config: RepresentationConfig) -> None:
         """Raise :class:`UsageError` for option values this representation cannot use."""
@@ -82,6 +85,14 @@ def get_representation(name: str) -> Representation:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UsageError(f"representation {name!r} unknown (known: {', '.join(_REGISTRY)}){hint}")
     return _REGISTRY[name]
+
+
+def standing_in(model_representation: str, scheme: str) -> str:
+    """The representation a model registered for ``model_representation`` reads on data of label scheme
+    ``scheme`` when the run names none: one whose ``default_for`` holds the scheme and that serves it, else its own."""
+    _load_builtin()
+    return next((r.name for r in _REGISTRY.values()
+                 if scheme in r.default_for and model_representation in r.serves), model_representation)
 
 
 def list_representations() -> list[str]:

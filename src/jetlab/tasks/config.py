@@ -30,7 +30,7 @@ from jetlab.data.batches import RepresentationConfig
 from jetlab.data.module import DataConfig
 from jetlab.errors import InputError, UsageError
 from jetlab.models import get_spec
-from jetlab.represent.registry import get_representation
+from jetlab.represent.registry import get_representation, standing_in
 from jetlab.tasks.classify import LossConfig, OptimConfig
 from jetlab.tasks.registry import get_task
 
@@ -172,6 +172,10 @@ def resolve_config(model: str | None, data_path: str, user: dict[str, Any] | Non
         from jetlab.io.source import open_source
 
         scheme = open_source(data_path).scheme
+    named = any("name" in (layer.get("representation") or {}) for layer in (layers, overrides or {}))
+    if not named and scheme is not None:  # e.g. showers for an image model: calo_image (Representation.default_for)
+        merged["representation"] = {**merged.get("representation", {}),
+                                    "name": standing_in(spec.representation, scheme.name)}
     rep = merged.get("representation", {})
     asked = rep.get("name", spec.representation)
     if asked != spec.representation and spec.representation not in get_representation(asked).serves:

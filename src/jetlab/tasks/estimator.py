@@ -28,6 +28,7 @@ from jetlab.data.module import JetDataModule
 from jetlab.errors import InputError, UsageError
 from jetlab.io.atomic import atomic_write_text
 from jetlab.io.jets import Jets
+from jetlab.io.showers import Showers
 from jetlab.models import InputDims, count_parameters, create
 from jetlab.tasks.config import RunConfig
 
@@ -39,10 +40,10 @@ __all__ = ["fit_run", "EstimatorPredictor"]
 _CHUNK = 2048  # jets per feature-building call (bounds memory of the EFP contractions)
 
 
-def _features(builder: BatchBuilder, jets: Jets) -> np.ndarray:
+def _features(builder: BatchBuilder, jets: Jets | Showers) -> np.ndarray:
     """(N, F) float64 model inputs of ``jets`` (the ``x`` of the run's representation), chunked."""
-    if builder.config.name not in ("hlf", "efp"):
-        raise UsageError(f"fitted models read hlf or efp features, not {builder.config.name!r}")
+    if builder.config.name not in ("hlf", "efp") and "hlf" not in builder.rep.serves:
+        raise UsageError(f"fitted models read hlf, efp or shower_shapes features, not {builder.config.name!r}")
     parts = [builder(jets[i:i + _CHUNK])["x"].numpy() for i in range(0, len(jets), _CHUNK)]
     return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, builder.dims().hlf))
 

@@ -5,6 +5,9 @@ Writes ``metrics.json`` (per-class AUC, accuracy, confusion matrix, 1/εB at εS
 bootstrap uncertainties, inference jets/s; for binary tasks ``sculpting``: 1/εB and the JSD of the
 background mass passing vs failing the cut at εS = 0.5, with its finite-sample floor, see
 :func:`jetlab.metrics.decorrelation.sculpting_metrics`), ``predictions.npz`` and ROC / confusion PNGs.
+On calorimeter showers (scheme ``particles``) the working points are εS = 0.3, 0.5 and 0.9, and a binary task
+gets ``vs_energy`` in place of ``sculpting``: AUC and 1/εB in 5 log-spaced bins of the incident energy
+(:func:`jetlab.metrics.classification.binned_metrics`); ``predictions.npz`` then holds ``incident``, not ``mass``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ __all__ = ["load_run", "load_model", "evaluate", "predict"]
 
 def predict(predictor: Callable[[dict[str, Any]], np.ndarray], loader: Any
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Probabilities (N, C), targets (N,), jet masses (N,), and jets/s of the predictor calls."""
+    """Probabilities (N, C), targets (N,), per-jet ``mass`` (N,) (showers: their ``incident`` energy), and jets/s
+    of the predictor calls."""
     probs, targets, masses, elapsed = [], [], [], 0.0
     for batch in loader:
         start = time.perf_counter()
@@ -36,9 +40,13 @@ def predict(predictor: Callable[[dict[str, Any]], np.ndarray], loader: Any
         elapsed += time.perf_counter() - start
         probs.append(np.asarray(p, dtype=np.float32))
         targets.append(batch["y"].numpy())
-        masses.append(batch["mass"].numpy())
+        masses.append(batch["mass" if "mass" in batch else "incident"].numpy())
     p, y = np.concatenate(probs), np.concatenate(targets)
     return p, y, np.concatenate(masses), len(y) / max(elapsed, 1e-9)
+
+
+ENERGY_BINS = 5  # showers: metrics in log-spaced bins of the incident energy over the test split's range
+SHOWER_EFFS = (0.3, 0.5, 0.9)  # photon identification works at high efficiency (ATLAS tight: ~90 %)
 
 
 def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | None = None,
@@ -47,7 +55,7 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
 
     ``backend``: ``torch`` (eager PyTorch) or ``onnx`` (ONNX Runtime on the run's exported model).
     """
-    from jetlab.metrics.classification import classification_metrics, roc_points, versus_auc
+    from jetlab.metrics.classification import binned_metrics, classification_metrics, roc_points, versus_auc
     from jetlab.report.roc import plot_confusion, plot_history, plot_roc
     from jetlab.tasks.predictors import load_predictor
 
@@ -65,8 +73,9 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
                        batch_size=cfg.trainer.batch_size, scheme=cfg.scheme)
     dm.setup()
     probs, targets, mass, jets_per_s = predict(predictor, dm.test_dataloader())
-    names = dm.selection.names
-    metrics = classification_metrics(probs, targets, names, n_bootstrap=n_bootstrap)
+    names, showers = dm.selection.names, cfg.scheme.name == "particles"  # mass holds the showers' energies
+    metrics = classification_metrics(probs, targets, names, SHOWER_EFFS if showers else (0.3, 0.5),
+                                     n_bootstrap=n_bootstrap)
     roc = {}
     for c in range(1 if len(names) == 2 else 0, len(names)):
         fpr, tpr = roc_points(probs, targets, c)
@@ -75,7 +84,10 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
         qcd = [names.index("g"), names.index("q")]
         metrics["auc_vs_qcd"] = {n: versus_auc(probs, targets, names.index(n), qcd)
                                  for n in names if n in ("w", "z", "t")}
-    if len(names) == 2:  # binary: how much does a cut at εS = 0.5 sculpt the background mass?
+    if len(names) == 2 and showers:  # binary on showers: AUC and 1/εB in bins of the incident energy
+        edges = np.geomspace(float(mass.min()), float(mass.max()), ENERGY_BINS + 1).tolist()
+        metrics["vs_energy"] = binned_metrics(probs, targets, mass, edges, SHOWER_EFFS, n_bootstrap)
+    elif len(names) == 2:  # binary: how much does a cut at εS = 0.5 sculpt the background mass?
         metrics["sculpting"] = _sculpting(probs[:, 1], targets, mass, out / "mass_sculpting.png", cfg.model,
                                           n_bootstrap)
     train = json.loads((run / "train.json").read_text()) if (run / "train.json").is_file() else {}
@@ -83,7 +95,8 @@ def evaluate(run: str | Path, data: str | Path | None = None, out: str | Path | 
               "scheme": cfg.scheme.to_dict(),
               "params": predictor.n_params, "backend": predictor.backend, "train_time_s": train.get("train_time_s"),
               "inference_jets_per_s": jets_per_s, "metrics": metrics, "roc": roc}
-    atomic_savez(out / "predictions.npz", probs=probs, targets=targets, mass=mass, class_names=np.array(names))
+    atomic_savez(out / "predictions.npz", probs=probs, targets=targets, class_names=np.array(names),
+                 **{"incident" if showers else "mass": mass})
     atomic_write_text(out / "metrics.json", json.dumps(result, indent=1))
     record_evaluation(run, out)
     aucs = metrics.get("auc", {})

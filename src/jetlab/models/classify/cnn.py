@@ -1,7 +1,8 @@
 """Convolutional networks on jet images: the course's small ``cnn`` and a residual ``resnet``.
 
 Both read ``batch["x"]`` (B, 1, n, n), the pT-fraction image of :mod:`jetlab.represent.image`
-(centred, rotated, flipped). Images have no padding, so no mask is involved.
+(centred, rotated, flipped), or (B, C, n, n) with C = ``dims.image_channels`` (a shower's layers,
+:mod:`jetlab.represent.calo_image`). Images have no padding, so no mask is involved.
 """
 
 from __future__ import annotations
@@ -51,13 +52,13 @@ class JetImageCNN(nn.Module):
 
     def __init__(self, image_bins: int, n_classes: int, channels: Sequence[int] = (5, 3),
                  kernels: Sequence[int] = (5, 3), pools: Sequence[int] = (5, 3), dropout: float = 0.25,
-                 dense: Sequence[int] = (5,), activation: str = "relu") -> None:
+                 dense: Sequence[int] = (5,), activation: str = "relu", in_chans: int = 1) -> None:
         super().__init__()
         if not len(channels) == len(kernels) == len(pools):
             raise UsageError(f"cnn: channels, kernels and pools need one entry per block "
                              f"(got {len(channels)}, {len(kernels)}, {len(pools)})")
         layers: list[nn.Module] = []
-        c_in, side = 1, int(image_bins)
+        c_in, side = int(in_chans), int(image_bins)
         for c_out, kernel, pool in zip(channels, kernels, pools, strict=True):
             layers += _conv_block(c_in, int(c_out), int(kernel), int(pool), dropout, activation)
             c_in, side = int(c_out), side // int(pool)
@@ -119,13 +120,13 @@ class JetImageResNet(nn.Module):
     """
 
     def __init__(self, n_classes: int, channels: Sequence[int] = (16, 32, 64), blocks: Sequence[int] = (1, 1, 1),
-                 dropout: float = 0.0, activation: str = "relu") -> None:
+                 dropout: float = 0.0, activation: str = "relu", in_chans: int = 1) -> None:
         super().__init__()
         if len(channels) != len(blocks) or min(blocks, default=0) < 1:
             raise UsageError(f"resnet: channels {list(channels)} and blocks {list(blocks)} need equal lengths, "
                              f"at least one block per stage")
         c0 = int(channels[0])
-        layers: list[nn.Module] = [nn.Conv2d(1, c0, 3, padding=1, bias=False), nn.BatchNorm2d(c0),
+        layers: list[nn.Module] = [nn.Conv2d(int(in_chans), c0, 3, padding=1, bias=False), nn.BatchNorm2d(c0),
                                    make_activation(activation)]
         c_in = c0
         for i, (c_out, n_blocks) in enumerate(zip(channels, blocks, strict=True)):
@@ -153,7 +154,7 @@ class JetImageResNet(nn.Module):
                 channels=(5, 3), kernels=(5, 3), pools=(5, 3), dropout=0.25, dense=(5,), activation="relu")
 def cnn(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Small CNN on jet images (course: conv 5@5×5 → pool 5, conv 3@3×3 → pool 3, dense 5)."""
-    return JetImageCNN(dims.image_bins, n_classes, **hp)
+    return JetImageCNN(dims.image_bins, n_classes, in_chans=dims.image_channels, **hp)
 
 
 # CNN on 40x40 jet images (centred, rotated, flipped); the course uses 100x100: configs/course/cnn.yaml.
@@ -165,4 +166,4 @@ def cnn(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
                 channels=(16, 32, 64), blocks=(1, 1, 1), dropout=0.0, activation="relu")
 def resnet(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Residual CNN on jet images: 3 stages of residual blocks, global average pooling."""
-    return JetImageResNet(n_classes, **hp)
+    return JetImageResNet(n_classes, in_chans=dims.image_channels, **hp)

@@ -14,6 +14,8 @@ efp_linear EFPs d ≤ 5        Fisher linear discriminant (or logistic regressio
 cut_tau32  τ32               one variable, one cut: the score is the variable (sign chosen on the
 cut_d2     D2 (β = 1)        training split); binary tasks only
 cut_mass   mMDT mass         a mass window centred on the signal's median training mass
+shower_bdt shower shapes     the same trees on the photon-identification variables of calorimeter
+                             showers (strip E_ratio, w_s3, R_η, ...: :mod:`jetlab.physics.shower_shapes`)
 ========== ================ ======================================================================
 """
 
@@ -282,3 +284,14 @@ def cut_d2(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
 def cut_mass(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
     """A groomed (mMDT) jet-mass window centred on the signal peak."""
     return OneCut(n_classes, **hp)
+
+
+# Boosted decision trees on the shower shapes that calorimeter groups identify photons with (strip E_ratio, w_s3,
+# w_stot, f_side, ΔE; middle R_η, R_φ, w_η2; layer fractions; ln E): the baseline of image classifiers on showers.
+@register_model("shower_bdt",
+                family="bdt", representation="shower_shapes", engine="fit", paper="arXiv:1908.00005",
+                n_estimators=1000, learning_rate=0.05, num_leaves=31, max_depth=-1, min_child_samples=20,
+                subsample=0.8, colsample=0.8, l2=0.0, early_stopping=50, seed=0)
+def shower_bdt(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
+    """Boosted decision trees (LightGBM) on the photon-identification shower shapes of calorimeter showers."""
+    return BoostedTrees(n_classes, **hp)

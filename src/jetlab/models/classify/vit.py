@@ -1,6 +1,7 @@
 """Vision Transformers on jet images: ``vit`` (patches of the image) and ``vit_hybrid`` (patches of a conv stem).
 
-Both read ``batch["x"]`` (B, 1, n, n), the pT-fraction image of :mod:`jetlab.represent.image`. Images have
+Both read ``batch["x"]`` (B, 1, n, n), the pT-fraction image of :mod:`jetlab.represent.image`, or (B, C, n, n)
+with C = ``dims.image_channels`` (a shower's layers, :mod:`jetlab.represent.calo_image`). Images have
 no padding, so no mask is involved: every patch is a real token. The layout and initialization follow timm's
 ``VisionTransformer`` on ``torch.nn`` alone (timm needs torchvision, which jetlab does not depend on).
 """
@@ -161,7 +162,7 @@ RECIPE = {"representation": {"image_bins": 40},
                 patch_size=4, dim=64, depth=4, heads=4, mlp_ratio=4.0, dropout=0.1, layer_scale=1e-2)
 def vit(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Vision Transformer on jet images: 4×4 patches, class token, 4 pre-norm blocks (dim 64, 4 heads)."""
-    return VisionTransformer(dims.image_bins, n_classes, name="vit", **hp)
+    return VisionTransformer(dims.image_bins, n_classes, name="vit", in_chans=dims.image_channels, **hp)
 
 
 # Conv stem 16@3x3, 32@3x3 stride 2 (40 -> 20), then 2x2 patches of the feature map: the same 10x10 tokens.
@@ -170,4 +171,4 @@ def vit(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
                 patch_size=2, dim=64, depth=4, heads=4, mlp_ratio=4.0, dropout=0.1, layer_scale=1e-2)
 def vit_hybrid(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
     """Hybrid ViT: a two-layer conv stem (stride 2), then 2×2 patches of its map into the ViT encoder."""
-    return VisionTransformer(dims.image_bins, n_classes, name="vit_hybrid", **hp)
+    return VisionTransformer(dims.image_bins, n_classes, name="vit_hybrid", in_chans=dims.image_channels, **hp)
