@@ -68,11 +68,27 @@ def test_cae_trains_on_good_maps_and_localizes(tmp_path: Path) -> None:
     generate_dqm(cfg)
     run = tmp_path / "run"
     api.train("cae", cfg.out, run, task="anomaly", classes="good", hparams={"channels": [8, 16], "latent": 8},
-              representation={"name": "detector_map"}, trainer={"epochs": 8, "batch_size": 32})
+              representation={"name": "detector_map", "map_channels": [0, 1]}, trainer={"epochs": 8, "batch_size": 32})
     res = evaluate_dqm(run, plots=False)
     ae = res["methods"]["autoencoder"]
     assert ae["auc"] > 0.95 and ae["localization"]["efficiency"] > 0.9
+    assert res["methods"]["autoencoder_mse"]["auc"] > 0.9  # the plain reconstruction error as well
     assert (run / "dqm" / "metrics.json").is_file() and not ae["efficiency"]["0.001"]["measurable"]
+
+
+def test_residual_pulls_use_the_good_maps_spread() -> None:
+    from jetlab.tasks.dqm_eval import residual_pulls
+
+    rng = np.random.default_rng(0)
+    spread = np.array([1.0, 10.0])[None, :, None, None] * np.ones((1, 2, 3, 3))  # channel 1 ten times wider
+    good = rng.normal(size=(4000, 2, 3, 3)) * spread
+    test = np.zeros((2, 2, 3, 3))
+    test[0, 1, 1, 1] = 10.0  # one σ in the wide channel
+    test[1, 0, 2, 2] = 5.0   # five σ in the narrow one
+    out = residual_pulls(test, good)
+    assert out["channel"].shape == (2, 3, 3)
+    np.testing.assert_allclose(out["score"], [1.0, 25.0], rtol=0.05)  # Σ_c z² at the worst channel
+    assert out["channel"][1].argmax() == 8 and out["channel"][0].argmax() == 4
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:

@@ -3,8 +3,16 @@
 The test maps are the test split of the run's data module (an anomaly run trained with ``--background good``:
 ``AnomalyDataModule`` splits every map once, trains on good ones), or of a default split when only baselines are
 evaluated, so every method sees the same maps. Per method (``ae`` the run, ``chi2`` = χ²/ndf, ``max_pull``,
-``ks``): :func:`jetlab.metrics.dqm.dqm_metrics`. The autoencoder's per-map score is its mean squared error, its
-per-channel score the squared error summed over the map's channels. Writes ``metrics.json`` and plots.
+``ks``): :func:`jetlab.metrics.dqm.dqm_metrics`. The autoencoder is scored two ways:
+
+- ``autoencoder``: its residuals as pulls, ``z = (x − x̂) / s`` with ``s`` (C, H, W) the standard deviation of
+  the residuals over the *good validation* maps (never the test maps); per channel ``Σ_c z²``, per map the
+  largest of them (the shifter's max-pull, against the lumisection's own expected map instead of the average
+  reference: the beam position and pile-up the network follows are no longer part of the spread);
+- ``autoencoder_mse``: the plain mean squared error per map, the squared error summed over the map's
+  channels per channel.
+
+Writes ``metrics.json`` and plots.
 """
 
 from __future__ import annotations
@@ -29,18 +37,20 @@ from jetlab.represent.registry import RepresentationConfig
 from jetlab.tasks.anomaly import AnomalyDataModule
 from jetlab.tasks.runfiles import load_builder, load_model
 
-__all__ = ["evaluate_dqm", "test_maps", "score_autoencoder"]
+__all__ = ["evaluate_dqm", "test_maps", "score_autoencoder", "residual_pulls"]
 
 BASELINES = ("chi2", "max_pull", "ks")
 
 
-def test_maps(data: str | Path, builder: BatchBuilder, data_options: dict[str, Any] | None = None) -> Maps:
-    """The test split of ``data`` as the anomaly task draws it (same fractions and split seed)."""
+def test_maps(data: str | Path, builder: BatchBuilder, data_options: dict[str, Any] | None = None,
+              split: str = "test") -> Maps:
+    """The ``split`` of ``data`` as the anomaly task draws it (same fractions and split seed): ``test`` holds
+    good and faulty maps, ``val`` good maps only."""
     options = {k: v for k, v in (data_options or {}).items() if k in DataConfig.__dataclass_fields__}
     cfg = DataConfig(**{**options, "path": str(data), "classes": "good", "num_workers": 0})
     dm = AnomalyDataModule(cfg, ClassSelection(("good",)), builder.config, builder=builder)
     dm.setup()
-    maps = dm.splits["test"][0]
+    maps = dm.splits[split][0]
     if not isinstance(maps, Maps):
         raise UsageError(f"--data: {data} holds {type(maps).__name__}, not detector maps (jetlab dqm generate)")
     return maps
@@ -56,16 +66,28 @@ def score_autoencoder(model: torch.nn.Module, builder: BatchBuilder, maps: Maps,
     channel: list[np.ndarray] = []
     x0: np.ndarray | None = None
     r0: np.ndarray | None = None
+    residual: list[np.ndarray] = []
     for lo in range(0, len(maps), batch):
         out = model(builder(maps[lo:lo + batch]))
         x, r = out["target"].reshape(len(out["target"]), -1, h, w), out["recon"].reshape(len(out["target"]), -1, h, w)
         scores.append(((r - x) ** 2).flatten(1).mean(1).numpy())  # (B,)
         channel.append(((r - x) ** 2).sum(1).numpy())  # (B, H, W)
+        residual.append((x - r).numpy())  # (B, C, H, W)
         if x0 is None:
             x0, r0 = x.numpy(), r.numpy()
     empty = np.zeros((0, 1, h, w), np.float32)  # no maps: no examples to draw
     return {"score": np.concatenate(scores), "channel": np.concatenate(channel),
+            "residual": np.concatenate(residual) if residual else empty,
             "x": empty if x0 is None else x0, "recon": empty if r0 is None else r0}
+
+
+def residual_pulls(residual: np.ndarray, good_residual: np.ndarray) -> dict[str, np.ndarray]:
+    """Residuals (N, C, H, W) as pulls against the spread of the good maps' residuals (M, C, H, W):
+    ``channel`` (N, H, W) ``Σ_c z²`` and ``score`` (N,) its largest value per map."""
+    scale = good_residual.std(axis=0)  # (C, H, W)
+    scale = np.maximum(scale, 1e-3 * scale.reshape(len(scale), -1).max(axis=1)[:, None, None] + 1e-12)
+    channel = ((residual / scale) ** 2).sum(axis=1)  # (N, H, W)
+    return {"channel": channel, "score": channel.reshape(len(channel), -1).max(axis=1)}
 
 
 def _run_parts(run: Path) -> tuple[torch.nn.Module, BatchBuilder, dict[str, Any]]:
@@ -115,16 +137,24 @@ def evaluate_dqm(run: str | Path | None = None, data: str | Path | None = None, 
         builder, data_options = BatchBuilder(RepresentationConfig("detector_map")), {}
     if data is None or out is None and run is None:
         raise UsageError("dqm evaluate: needs --data and --out (or a RUN)")
-    maps = test_maps(data, builder, data_options)
-    if reference is not None:
+    def split_maps(split: str) -> Maps:
+        maps = test_maps(str(data), builder, data_options, split)
+        if reference is None:
+            return maps
         with np.load(reference) as z:
-            maps = check_reference(maps, z["reference"], z.get("reference_std"), str(reference))
+            return check_reference(maps, z["reference"], z.get("reference_std"), str(reference))
+
+    maps = split_maps("test")
     out = Path(out) if out is not None else Path(str(run)) / "dqm"
     out.mkdir(parents=True, exist_ok=True)
     methods: dict[str, Any] = {}
     if model is not None:
         ae = score_autoencoder(model, builder, maps)
-        methods["autoencoder"] = dqm_metrics(ae["score"], maps, ae["channel"])
+        good = score_autoencoder(model, builder, split_maps("val"))
+        pulls = residual_pulls(ae["residual"], good["residual"])
+        methods["autoencoder"] = dqm_metrics(pulls["score"], maps, pulls["channel"])
+        methods["autoencoder_mse"] = dqm_metrics(ae["score"], maps, ae["channel"])
+        ae["channel"] = pulls["channel"]
     chi2 = chi2_scores(maps, tuple(range(maps.shape[0])))
     if "chi2" in baselines:
         methods["chi2"] = dqm_metrics(chi2["chi2_ndf"], maps, chi2["channel"])

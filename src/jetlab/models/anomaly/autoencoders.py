@@ -233,7 +233,8 @@ class ConvAutoEncoder(AutoEncoder):
     mean of the squared error of the pT-fraction image.
 
     Shapes:
-        ``batch["x"]`` (B, 1, n, n) → ``recon``, ``target`` (B, 1, n, n), ``z`` (B, latent). No mask.
+        ``batch["x"]`` (B, C, n, n) → ``recon``, ``target`` (B, C, n, n), ``z`` (B, latent), C = ``in_channels``
+        (1 for jet images). No mask.
 
     Example:
         >>> ConvAutoEncoder(16)({"x": torch.zeros(2, 1, 16, 16)})["recon"].shape
@@ -241,13 +242,13 @@ class ConvAutoEncoder(AutoEncoder):
     """
 
     def __init__(self, image_bins: int, channels: Sequence[int] = (8, 16), latent: int = 16,
-                 activation: str = "elu", feature_weights: Weights = None) -> None:
+                 activation: str = "elu", feature_weights: Weights = None, in_channels: int = 1) -> None:
         n, k = int(image_bins), len(channels)
-        super().__init__(feature_weights, (1, n, n))
+        super().__init__(feature_weights, (int(in_channels), n, n))
         if k < 1 or n % 2**k or latent < 1:
             raise UsageError(f"cae: image_bins ({n}) must be divisible by 2^{k} (one halving per entry of "
                              f"channels {list(channels)}), with at least one block and latent >= 1")
-        side, widths = n // 2**k, [1, *map(int, channels)]
+        side, widths = n // 2**k, [int(in_channels), *map(int, channels)]
         down: list[nn.Module] = []
         for c_in, c_out in zip(widths[:-1], widths[1:]):
             down += [nn.Conv2d(c_in, c_out, 3, padding=1), make_activation(activation), nn.MaxPool2d(2)]
@@ -255,7 +256,7 @@ class ConvAutoEncoder(AutoEncoder):
         self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(flat, latent))
         up: list[nn.Module] = [nn.Linear(latent, flat), make_activation(activation),
                                nn.Unflatten(1, (widths[-1], side, side))]
-        pairs = list(zip(widths[:0:-1], widths[-2::-1]))  # (c_K → c_{K-1}), …, (c_1 → 1)
+        pairs = list(zip(widths[:0:-1], widths[-2::-1]))  # (c_K → c_{K-1}), …, (c_1 → in_channels)
         for i, (c_in, c_out) in enumerate(pairs):
             up.append(nn.ConvTranspose2d(c_in, c_out, 2, stride=2))  # side × 2
             up += [make_activation(activation)] if i < len(pairs) - 1 else []
@@ -286,5 +287,7 @@ def vae(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
 @register_model("cae", family="autoencoder", representation="image", task="anomaly", paper="arXiv:1808.08979",
                 channels=(8, 16), latent=16, activation="elu", feature_weights=None)
 def cae(n_classes: int, dims: InputDims, **hp: Any) -> nn.Module:
-    """Convolutional autoencoder on jet images (image_bins divisible by 4); score = per-pixel MSE."""
-    return ConvAutoEncoder(dims.image_bins, **hp)
+    """Convolutional autoencoder on jet images or detector maps (image_bins divisible by 4); score = per-pixel MSE.
+    Detector maps of several channels (occupancy and energy) are its input channels."""
+    in_channels = int(dims.extra.get("map_shape", [1])[0])
+    return ConvAutoEncoder(dims.image_bins, **hp, in_channels=in_channels)
