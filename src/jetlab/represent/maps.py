@@ -18,7 +18,8 @@ map_clip     20.0                  the normalized values' bound
 Batch: ``x`` (B, C, H, W) (``cae`` reads the C channels as its input channels and needs H = W divisible by 4:
 the calorimeter's 12 × 12 and the tracker's 16 × 16 are) or (B, C·H·W) flat; ``label`` (B,) from the batch
 builder. ``dims`` gives ``image_bins`` = H and ``hlf`` = C·H·W, so image and dense autoencoders are built for
-these maps, and ``extra`` the detector and shape; fitted: the detector and map shape, to refuse maps of another geometry.
+these maps, and ``extra`` the detector and shape; fitted: the detector and map shape, to refuse maps of another
+geometry.
 """
 
 from __future__ import annotations
