@@ -15,7 +15,7 @@ from jetlab.generate.dqm import DQMConfig, generate_dqm, make_maps, make_referen
 from jetlab.io.maps import FAULT_KINDS
 from jetlab.io.readers.dqm import read_dqm
 from jetlab.io.source import open_source
-from jetlab.metrics.dqm import auc, check_reference, chi2_scores, efficiency_at_rate, ks_scores
+from jetlab.metrics.dqm import auc, check_reference, chi2_scores, efficiency_at_rate, false_alarms_at, ks_scores
 
 
 def _cfg(tmp_path: Path, **kw: Any) -> DQMConfig:
@@ -74,6 +74,15 @@ def test_cae_trains_on_good_maps_and_localizes(tmp_path: Path) -> None:
     assert ae["auc"] > 0.95 and ae["localization"]["efficiency"] > 0.9
     assert res["methods"]["autoencoder_mse"]["auc"] > 0.9  # the plain reconstruction error as well
     assert (run / "dqm" / "metrics.json").is_file() and not ae["efficiency"]["0.001"]["measurable"]
+
+
+def test_false_alarms_at_equal_efficiency_by_hand() -> None:
+    scores = np.array([0.1, 0.2, 0.3, 0.9, 0.4, 0.5, 0.6, 0.7])  # 4 good, then 4 faulty
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    assert false_alarms_at(scores, labels, 1.0) == 0.25   # threshold 0.4 (the lowest faulty): 0.9 alarms
+    assert false_alarms_at(scores, labels, 0.5) == 0.25   # threshold 0.5
+    assert false_alarms_at(np.r_[scores[:3], 0.0, scores[4:]], labels, 1.0) == 0.0
+    assert false_alarms_at(scores[:4], labels[:4], 0.5) is None
 
 
 def test_residual_pulls_use_the_good_maps_spread() -> None:

@@ -14,6 +14,9 @@ Metrics (scores: higher = more anomalous; labels 1 = faulty):
 - efficiency at a false-alarm rate α: the threshold is the (1 − α) quantile of the good maps' scores, the
   efficiency the fraction of faulty maps above it. Measuring α needs at least 1/α good maps; with fewer the
   entry is ``measurable: false`` and no efficiency is given (1e-3 needs ≥ 1000 good test maps);
+- false-alarm rate at a fault-finding efficiency ε (0.5, 0.9): the threshold is the (1 − ε) quantile of the
+  faulty maps' scores, the rate the fraction of good maps above it (how two methods compare at equal
+  efficiency; 0 means below 1 / n_good);
 - localization efficiency: per faulty map with k faulty channels, the fraction of them among the k channels of
   highest per-channel score (reconstruction error or pull²), summed over maps;
 - each of these overall, per fault strength and per fault kind.
@@ -30,10 +33,11 @@ from jetlab.errors import FormatError
 from jetlab.io.maps import FAULT_KINDS, Maps
 from jetlab.represent.maps import normalized_maps
 
-__all__ = ["chi2_scores", "ks_scores", "check_reference", "auc", "efficiency_at_rate", "localization",
-           "dqm_metrics", "RATES"]
+__all__ = ["chi2_scores", "ks_scores", "check_reference", "auc", "efficiency_at_rate", "false_alarms_at",
+           "localization", "dqm_metrics", "RATES", "EFFICIENCIES"]
 
 RATES = (1e-2, 1e-3)
+EFFICIENCIES = (0.5, 0.9)
 
 
 def check_reference(maps: Maps, reference: np.ndarray | None, reference_std: np.ndarray | None = None,
@@ -93,6 +97,15 @@ def efficiency_at_rate(scores: np.ndarray, labels: np.ndarray, rate: float) -> d
     return out
 
 
+def false_alarms_at(scores: np.ndarray, labels: np.ndarray, efficiency: float) -> float | None:
+    """Fraction of good maps scored above the threshold that finds ``efficiency`` of the faulty maps."""
+    good, bad = scores[labels == 0], scores[labels == 1]
+    if not len(good) or not len(bad):
+        return None
+    threshold = float(np.quantile(bad, 1.0 - efficiency, method="lower"))
+    return float((good >= threshold).mean())
+
+
 def localization(channel_scores: np.ndarray, channel_faults: np.ndarray) -> dict[str, Any]:
     """Fraction of faulty channels among the top-k channels by score (k = faulty channels of the map)."""
     flat_s = channel_scores.reshape(len(channel_scores), -1)  # (N, H·W)
@@ -110,7 +123,8 @@ def _summary(scores: np.ndarray, labels: np.ndarray, channel: np.ndarray | None,
              ) -> dict[str, Any]:
     out: dict[str, Any] = {"n_good": int((labels == 0).sum()), "n_faulty": int((labels == 1).sum()),
                            "auc": auc(scores, labels),
-                           "efficiency": {f"{r:g}": efficiency_at_rate(scores, labels, r) for r in RATES}}
+                           "efficiency": {f"{r:g}": efficiency_at_rate(scores, labels, r) for r in RATES},
+                           "false_alarms_at": {f"{e:g}": false_alarms_at(scores, labels, e) for e in EFFICIENCIES}}
     if channel is not None:
         out["localization"] = localization(channel[labels == 1], faults[labels == 1])
     return out
