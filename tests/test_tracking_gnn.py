@@ -123,10 +123,17 @@ def test_interaction_network_classifies_edges_and_builds_tracks(data_dir: Path, 
     assert res["time_per_event_s"]["total"] < 5
 
 
-def test_lstm_follows_tracks(data_dir: Path, tmp_path: Path) -> None:
+def test_lstm_follows_tracks(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jetlab.cli import main
+
     res = _train_and_evaluate("lstm_tracker", data_dir, tmp_path / "lstm", epochs=6)
     assert res["next_hit"]["within_k_sigma"] > 0.8, res["next_hit"]
     assert res["metrics"]["efficiency"] > 0.5 and res["metrics"]["fake_rate"] < 0.5, res["metrics"]
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "lstm")]) == 0  # a track run counts events, not jets
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["n_events"] == res["n_events"] > 0 and "n_jets" not in printed, printed
+    assert printed["efficiency"] == res["metrics"]["efficiency"]
 
 
 def test_empty_directory_is_a_one_line_error(tmp_path: Path) -> None:

@@ -91,7 +91,14 @@ def run_training_command(args: argparse.Namespace, overrides: Callable[[argparse
         task = load_run(args.run).task
         if task != "classify":  # the run's own task evaluates it (anomaly: AUC and SIC per signal class)
             res = get_task(task).evaluator()(args.run, args.data, args.out)
-            print(json.dumps({"model": res["model"], "task": task, "n_jets": res.get("n_jets")}, indent=1))
+            summary = {"model": res["model"], "task": task}
+            if "n_events" in res:  # tracking: events, not jets; the headline rates of metrics.json
+                summary["n_events"] = res["n_events"]
+                summary.update({k: res["metrics"].get(k) for k in ("efficiency", "fake_rate", "trackml_score",
+                                                                   "trackml_score_selected")})
+            else:
+                summary["n_jets"] = res.get("n_jets")
+            print(json.dumps(summary, indent=1))
             return 0
         from jetlab.tasks.evaluate import evaluate
 
