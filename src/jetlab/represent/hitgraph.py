@@ -27,9 +27,10 @@ nearer the origin to the farther one (``ρ_src < ρ_dst``), so a track is a path
 - **Features**: nodes ``(r/1000, φ/π, z/1000)``; edges ``(Δr/100, 10 Δφ, Δz/100, Δη)``.
 
 :func:`construction_quality` reports the efficiency (true edges of particles with pT > ``pt_min`` kept)
-and the purity (true edges among all edges built). Registered representations: ``hitgraph`` (one PyG
-graph per event, for edge classifiers) and ``hitseq`` (hit sequences of particles, for recurrent
-followers); both learn the module map in ``fit``. ``torch_geometric`` is imported only to build a graph.
+and the purity (true edges among all edges built). Registered representation: ``hitgraph`` (one PyG
+graph per event, for edge classifiers; ``hitseq``, the hit sequences of recurrent followers, is
+:mod:`jetlab.represent.hitseq`); both learn the module map in ``fit``. ``torch_geometric`` is imported
+only to build a graph.
 
 Example (one particle: two hits on overlapping modules of the first pixel layer, one on the second):
     >>> xyz = {"x": np.array([32.0, 33.0, 72.0]), "y": np.array([0.0, 0.5, 1.0]), "z": np.array([1.0, 1.0, 2.0])}
@@ -59,7 +60,7 @@ from jetlab.represent.registry import Representation, RepresentationConfig, regi
 
 __all__ = ["HitCoordinates", "ModuleMap", "coordinates", "true_edges", "pair_features", "build_edges",
            "edge_labels", "node_features", "edge_features", "construction_quality", "event_graph",
-           "particle_sequences", "sequence_features", "particle_pt", "particle_vz", "CUT_FEATURES", "METHODS"]
+           "particle_pt", "particle_vz", "CUT_FEATURES", "METHODS", "Event"]
 
 CUT_FEATURES = ("dphi", "phi_slope", "z0", "dz")
 METHODS = ("module_map", "geometric")
@@ -352,27 +353,6 @@ def event_graph(event: Event, mmap: ModuleMap, method: str = "geometric") -> Any
     return g
 
 
-def particle_sequences(event: Event, pt_min: float = 0.0, min_hits: int = 4, per_layer: bool = False
-                       ) -> list[np.ndarray]:
-    """Hit rows of each particle with pT > ``pt_min`` and ``min_hits`` to 64 hits, nearest its vertex first;
-    ``per_layer``: only the first hit of each run of hits on one layer (one hit per layer crossed)."""
-    seq, pid = _particle_order(event)
-    if per_layer:
-        layer = coordinates(event["hits"]).layer[seq]
-        first = np.r_[True, (pid[1:] != pid[:-1]) | (layer[1:] != layer[:-1])]
-        seq, pid = seq[first], pid[first]
-    pt = particle_pt(event)[seq]
-    start = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
-    groups = np.split(seq, start[1:])
-    return [g for g, s0 in zip(groups, start) if pid[s0] != 0 and pt[s0] > pt_min and min_hits <= len(g) <= 64]
-
-
-def sequence_features(c: HitCoordinates, rows: np.ndarray) -> np.ndarray:
-    """(T, 3) float32 ``(r/1000, φ - φ_first, z/1000)`` of the hits ``rows`` (φ relative to the first hit)."""
-    return np.stack([c.r[rows] / 1000, delta_phi(c.phi[rows], c.phi[rows[0]]), c.z[rows] / 1000], 1
-                    ).astype(np.float32)
-
-
 class _Tracking(Representation):
     """Shared options and fit of the tracking representations: the module map of the training events."""
 
@@ -404,11 +384,4 @@ class HitGraphs(_Tracking):
     name = "hitgraph"
 
 
-class HitSequences(_Tracking):
-    """``hitseq``: the hit sequences of particles (:func:`particle_sequences`), for recurrent followers."""
-
-    name = "hitseq"
-
-
 register_representation(HitGraphs())
-register_representation(HitSequences())

@@ -66,8 +66,9 @@ def incident_energies(labels: np.ndarray, rng: np.random.Generator, training: Sh
     return out
 
 
-def sample_showers(run: str | Path, n: int, out: str | Path, energies: float | Sequence[float] | None = None,
-                   seed: int = 0, classes: str | None = None, batch_size: int = 1000) -> dict[str, Any]:
+def sample_showers(run: str | Path, n: int, out: str | Path,
+                   energies: float | Sequence[float] | np.ndarray | None = None, seed: int = 0,
+                   classes: str | None = None, batch_size: int = 1000) -> dict[str, Any]:
     """Draw ``n`` showers from the generator of ``run`` into ``out``; returns what was written and showers/s."""
     run = Path(run)
     cfg, names, module = load_generator(run, n, classes)

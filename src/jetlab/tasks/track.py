@@ -39,7 +39,8 @@ from jetlab.generate.tracking.dataset import TrackingDir, open_tracking_dir
 from jetlab.io.trackml import assign_hits
 from jetlab.models import InputDims, create
 from jetlab.models.track.lstm_tracker import gaussian_nll
-from jetlab.represent.hitgraph import ModuleMap, coordinates, event_graph, particle_sequences, sequence_features
+from jetlab.represent.hitgraph import ModuleMap, coordinates, event_graph
+from jetlab.represent.hitseq import particle_sequences, sequence_features
 from jetlab.tasks.classify import ClassifierModule, OptimConfig
 from jetlab.tasks.registry import TaskSpec, register_task
 

@@ -41,7 +41,8 @@ import numpy as np
 import torch
 
 from jetlab.physics.kinematics import delta_phi
-from jetlab.represent.hitgraph import HitCoordinates, ModuleMap, build_edges, coordinates, sequence_features
+from jetlab.represent.hitgraph import HitCoordinates, ModuleMap, build_edges, coordinates
+from jetlab.represent.hitseq import sequence_features
 
 __all__ = ["connected_components", "walkthrough", "seed_triplets", "follow_tracks",
            "resolve_ambiguities", "gnn_tracks", "lstm_tracks", "FIELD_T"]
