@@ -189,6 +189,14 @@ def test_train_then_jetlab_sample_writes_a_calogan_file(name: str, dataset: Path
     assert set(fake.counts()) == {"e+"}
 
 
+def test_a_cpu_time_budget_stops_training(dataset: Path, tmp_path: Path) -> None:
+    res = api.train("calo_vae", dataset, tmp_path / "run", task="generate",
+                    trainer={**FAST, "epochs": 500, "patience": 1000, "max_cpu_seconds": 0.5})
+    assert 1 <= res["global_steps"] and res["epochs"] < 500  # stopped by the budget, not the epochs
+    with pytest.raises(UsageError, match="max_cpu_seconds"):
+        api.train("calo_vae", dataset, tmp_path / "bad", task="generate", trainer={**FAST, "max_cpu_seconds": 0})
+
+
 def test_sample_showers_at_given_energies(dataset: Path, tmp_path: Path) -> None:
     from jetlab.tasks.sample_showers import sample_showers
 

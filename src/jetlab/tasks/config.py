@@ -43,6 +43,7 @@ class TrainerConfig:
     batch_size: int = 256
     patience: int = 10  # early stopping on val_loss
     max_time: str | None = None  # "HH:MM:SS" or "DD:HH:MM:SS"
+    max_cpu_seconds: float | None = None  # CPU time of this process (all its threads) per invocation
     precision: str = "32-true"  # e.g. 16-mixed, bf16-mixed
     accelerator: str = "auto"
     devices: int | str = "auto"
@@ -58,6 +59,8 @@ class TrainerConfig:
             raise UsageError("trainer: epochs, batch_size and num_nodes must be positive")
         if self.max_time is not None:
             object.__setattr__(self, "max_time", _duration(str(self.max_time)))
+        if self.max_cpu_seconds is not None and not float(self.max_cpu_seconds) > 0:
+            raise UsageError(f"trainer: max_cpu_seconds must be positive, got {self.max_cpu_seconds!r}")
 
 
 def _duration(text: str) -> str:

@@ -88,6 +88,22 @@ def _log_version(out: Path, resume: bool) -> str:
     return f"resume_{k}"
 
 
+class CpuBudget(Callback):
+    """Stop training once this process has used ``seconds`` of CPU time (every thread counted) since fit began:
+    a budget that, unlike ``max_time``, does not shrink when other jobs share the machine. Checked after
+    every training batch; the stopped epoch is still validated (Lightning's early-stop path)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.start = float(seconds), 0.0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.start = time.process_time()
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if time.process_time() - self.start > self.seconds:
+            trainer.should_stop = True
+
+
 def _trainer(cfg: RunConfig, out: Path, resume: bool = False) -> L.Trainer:
     t = cfg.trainer
     callbacks: list[Callback] = [
@@ -96,6 +112,8 @@ def _trainer(cfg: RunConfig, out: Path, resume: bool = False) -> L.Trainer:
     ]
     if get_task(cfg.task).early_stopping:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=t.patience, mode="min"))
+    if t.max_cpu_seconds is not None:
+        callbacks.append(CpuBudget(t.max_cpu_seconds))
     return L.Trainer(
         default_root_dir=out, max_epochs=t.epochs, max_time=t.max_time,
         precision=cast("_PRECISION_INPUT", t.precision),  # a config string; Lightning checks it
