@@ -233,14 +233,18 @@ class OneCut(Estimator):
         return self
 
 
+# LightGBM's settings of both boosted-tree baselines (early stopping on the validation split picks the tree count)
+BDT_DEFAULTS: dict[str, Any] = {"n_estimators": 1000, "learning_rate": 0.05, "num_leaves": 31, "max_depth": -1,
+                                "min_child_samples": 20, "subsample": 0.8, "colsample": 0.8, "l2": 0.0,
+                                "early_stopping": 50, "seed": 0}
+
+
 # Boosted decision trees (LightGBM) on the course's 16 high-level features, the same inputs as mlp.
 # Add N-subjettiness ratios with a --config holding:
 # representation: {name: hlf, hlf_names: [j_zlogz, ..., j_multiplicity, j_tau21_b1, j_tau32_b1]}
 # Trees are fitted in one call (no epochs): early stopping on the validation split picks the tree count.
 @register_model("bdt",
-                family="bdt", representation="hlf", engine="fit", paper="LightGBM (Ke et al. 2017)",
-                n_estimators=1000, learning_rate=0.05, num_leaves=31, max_depth=-1, min_child_samples=20,
-                subsample=0.8, colsample=0.8, l2=0.0, early_stopping=50, seed=0)
+                family="bdt", representation="hlf", engine="fit", paper="LightGBM (Ke et al. 2017)", **BDT_DEFAULTS)
 def bdt(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
     """Boosted decision trees (LightGBM) on the high-level substructure features."""
     return BoostedTrees(n_classes, **hp)
@@ -290,8 +294,7 @@ def cut_mass(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
 # w_stot, f_side, ΔE; middle R_η, R_φ, w_η2; layer fractions; ln E): the baseline of image classifiers on showers.
 @register_model("shower_bdt",
                 family="bdt", representation="shower_shapes", engine="fit", paper="arXiv:1908.00005",
-                n_estimators=1000, learning_rate=0.05, num_leaves=31, max_depth=-1, min_child_samples=20,
-                subsample=0.8, colsample=0.8, l2=0.0, early_stopping=50, seed=0)
+                **BDT_DEFAULTS)
 def shower_bdt(n_classes: int, dims: InputDims, **hp: Any) -> Estimator:
     """Boosted decision trees (LightGBM) on the photon-identification shower shapes of calorimeter showers."""
     return BoostedTrees(n_classes, **hp)
