@@ -226,7 +226,7 @@ def test_generated_voxels_below_the_training_hit_floor_are_empty(dataset: Path) 
     real = jio.open(dataset)
     floor = hit_floor(real)
     u = real.voxels / (1000.0 * real.incident[:, None])
-    assert 0 < floor < np.quantile(u[u > 0], 0.01)  # the 0.1 % quantile of the hit fractions
+    assert np.quantile(u[u > 0], 0.001) < floor < np.quantile(u[u > 0], 0.05)  # the 1 % quantile of the hits
     x = to_normalized(np.array([[0.0, 0.5, 2.0]], np.float32) * floor * 1e4, np.array([10.0], np.float32))
     back = from_normalized(x, np.array([10.0], np.float32), "log", 1e-7, floor)
     assert back[0, 0] == 0 and back[0, 1] == 0 and back[0, 2] > 0  # below the floor: empty; above: kept
