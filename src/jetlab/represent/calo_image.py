@@ -28,7 +28,7 @@ Example:
     >>> from jetlab.io.showers import Showers
     >>> s = Showers(np.ones((2, 504), np.float32), np.array([10.0, 20.0], np.float32), np.zeros(2, np.int64), "calogan")
     >>> x = shower_image(s)
-    >>> x.shape, float(x[0].sum())
+    >>> x.shape, round(float(x[0].sum()), 4)
     ((2, 10, 12, 12), 1.0)
 """
 
