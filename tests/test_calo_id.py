@@ -81,4 +81,5 @@ def test_train_evaluate_compare_on_showers(tmp_path: Path) -> None:
     assert metrics["signal"] == "gamma" and 0.9 in metrics["signal_effs"] and len(metrics["vs_energy"]) == 5
     assert metrics["auc"]["gamma"] > 0.7                    # π⁰s of 10-60 GeV: two photons 7-40 mm apart
     assert main(["compare", *runs, "--out", str(tmp_path / "cmp")]) == 0
-    assert "εS=0.9" in (tmp_path / "cmp" / "landscape.md").read_text()
+    table = (tmp_path / "cmp" / "landscape.md").read_text()
+    assert "εS=0.9" in table and "calo_image" in table and "shower_shapes" in table  # what the runs read

@@ -46,6 +46,14 @@ def record_evaluation(run: Path, out: Path) -> None:
     atomic_write_text(path, json.dumps({"latest": where, "all": [*[p for p in seen if p != where], where]}, indent=1))
 
 
+def _representation(run: Path, default: str) -> str:
+    """The representation the run used (its ``representation.json``), else the model's registered one."""
+    try:
+        return str(json.loads((run / "representation.json").read_text())["config"]["name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return default
+
+
 def collect_runs(runs: Sequence[str | Path]) -> list[dict[str, Any]]:
     """One dict per run from its ``metrics.json`` (written by ``jetlab evaluate``) and registry entry."""
     out = []
@@ -58,7 +66,7 @@ def collect_runs(runs: Sequence[str | Path]) -> list[dict[str, Any]]:
         spec = get_spec(res["model"])
         bias, why = inductive_bias(spec.name, spec.family)
         out.append({"name": run.name, "model": res["model"], "family": spec.family, "bias": bias, "bias_note": why,
-                    "representation": spec.representation, "params": res.get("params"),
+                    "representation": _representation(run, spec.representation), "params": res.get("params"),
                     "train_time_s": res.get("train_time_s"), "inference_jets_per_s": res.get("inference_jets_per_s"),
                     "metrics": res["metrics"], "roc": res["roc"]})
     classes = {tuple(r["metrics"].get("class_names", [])) for r in out}
